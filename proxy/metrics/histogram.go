@@ -1,0 +1,163 @@
+package metrics
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Log-linear bucket layout (see the package doc): values in microseconds,
+// exact below 2^subBits, then 2^subBits linear sub-buckets per octave.
+const (
+	subBits    = 5
+	subCount   = 1 << subBits
+	maxExp     = 37 // values >= 2^maxExp µs are clamped
+	numBuckets = (maxExp - subBits + 1) * subCount
+)
+
+// bucketOf returns the fine bucket index of v microseconds.
+func bucketOf(v uint64) int {
+	if v < subCount {
+		return int(v)
+	}
+	if v >= 1<<maxExp {
+		return numBuckets - 1
+	}
+	e := bits.Len64(v) - 1 // e >= subBits
+	return (e-subBits+1)*subCount + int((v>>(e-subBits))&(subCount-1))
+}
+
+// bucketRange returns the lower bound and width (µs) of fine bucket i.
+func bucketRange(i int) (lo, width uint64) {
+	if i < subCount {
+		return uint64(i), 1
+	}
+	e := i/subCount + subBits - 1
+	sub := uint64(i % subCount)
+	width = 1 << (e - subBits)
+	return 1<<e + sub*width, width
+}
+
+// Prometheus bucket boundaries.
+var (
+	latencyBounds = []time.Duration{
+		time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond,
+		50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+		60 * time.Second, 120 * time.Second, 300 * time.Second, 600 * time.Second,
+	}
+	overheadBounds = []time.Duration{
+		50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+		time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+		25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+		500 * time.Millisecond, time.Second,
+	}
+)
+
+// histogram is a lock-free latency histogram: fine log-linear buckets for
+// percentiles plus exact counts for the Prometheus bucket bounds.
+type histogram struct {
+	sumNs  atomic.Int64
+	maxNs  atomic.Int64
+	bounds []time.Duration // Prometheus upper bounds (inclusive)
+	prom   []atomic.Int64  // len(bounds)+1, non-cumulative; last is +Inf
+	fine   [numBuckets]atomic.Int64
+}
+
+func newHistogram(bounds []time.Duration) *histogram {
+	return &histogram{bounds: bounds, prom: make([]atomic.Int64, len(bounds)+1)}
+}
+
+// observe records d; negative durations count as zero.
+func (h *histogram) observe(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	h.sumNs.Add(int64(d))
+	for {
+		cur := h.maxNs.Load()
+		if int64(d) <= cur || h.maxNs.CompareAndSwap(cur, int64(d)) {
+			break
+		}
+	}
+	h.fine[bucketOf(uint64(d/time.Microsecond))].Add(1)
+	// Binary search for the first bound >= d.
+	lo, hi := 0, len(h.bounds)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h.bounds[mid] < d {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	h.prom[lo].Add(1)
+}
+
+// latencySnapshot is a point-in-time copy of a histogram's fine buckets,
+// from which percentiles are read.
+type latencySnapshot struct {
+	count uint64
+	sumNs int64
+	maxNs int64
+	fine  [numBuckets]uint64
+}
+
+func (h *histogram) snapshot() *latencySnapshot {
+	s := &latencySnapshot{sumNs: h.sumNs.Load(), maxNs: h.maxNs.Load()}
+	for i := range h.fine {
+		c := uint64(h.fine[i].Load())
+		s.fine[i] = c
+		s.count += c
+	}
+	return s
+}
+
+// merge adds o into s.
+func (s *latencySnapshot) merge(o *latencySnapshot) {
+	s.count += o.count
+	s.sumNs += o.sumNs
+	s.maxNs = max(s.maxNs, o.maxNs)
+	for i := range s.fine {
+		s.fine[i] += o.fine[i]
+	}
+}
+
+// quantile returns the q-quantile (0<q<=1) in microseconds: the midpoint
+// of the bucket holding the sample of rank ceil(q*count), capped at the
+// observed maximum. It returns 0 when there are no samples.
+func (s *latencySnapshot) quantile(q float64) float64 {
+	if s.count == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(s.count) + 0.999999)
+	rank = min(max(rank, 1), s.count)
+	var seen uint64
+	for i, c := range s.fine {
+		seen += c
+		if seen >= rank {
+			lo, w := bucketRange(i)
+			v := float64(lo)
+			if w > 1 {
+				v += float64(w) / 2
+			}
+			return min(v, float64(s.maxNs)/1e3)
+		}
+	}
+	return float64(s.maxNs) / 1e3
+}
+
+// promBuckets returns the cumulative Prometheus bucket counts keyed by upper
+// bound in seconds, the total count and the sum in seconds.
+func (h *histogram) promBuckets() (map[float64]uint64, uint64, float64) {
+	buckets := make(map[float64]uint64, len(h.bounds))
+	var cum uint64
+	for i, b := range h.bounds {
+		cum += uint64(h.prom[i].Load())
+		buckets[b.Seconds()] = cum
+	}
+	cum += uint64(h.prom[len(h.bounds)].Load())
+	// count is the sum of the buckets so that +Inf >= every bucket even
+	// while observations race with the scrape.
+	return buckets, cum, float64(h.sumNs.Load()) / 1e9
+}
