@@ -1,0 +1,172 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// fasthttp's idle-connection cleaner sleeps out MaxIdleConnDuration after
+// CloseIdleConnections, and its default dialer keeps a DNS-cache cleaner for
+// the process lifetime; both are the library's, not leaks of ours.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"))
+}
+
+// upstream serves /sse (5 events, flushed one by one), /json and /fail.
+func upstream(t *testing.T, hits *atomic.Int64) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/sse":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := range 5 {
+				fmt.Fprintf(w, "event: e\r\ndata: {\"i\":%d,\"n\":%d}\r\n\r\n", i, len(body))
+				w.(http.Flusher).Flush()
+			}
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"n":%d}`, len(body))
+		default:
+			http.Error(w, "nope", http.StatusTeapot)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
+	var hits atomic.Int64
+	srv := upstream(t, &hits)
+	c, err := NewClient(srv.URL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := &Progress{}
+	res := RunClosed(context.Background(), c, &Request{URL: srv.URL + "/sse", Body: []byte(`{"x":1}`)},
+		Closed{Concurrency: 4, Requests: 40, Gaps: true, Progress: p})
+	if res.Requests != 40 || res.Errors != 0 || hits.Load() != 40 {
+		t.Fatalf("requests=%d errors=%d (%s) hits=%d; want 40, 0, 40", res.Requests, res.Errors, res.FirstError, hits.Load())
+	}
+	if res.Events != 200 || res.FirstEvent.N != 40 || res.Gap.N != 160 {
+		t.Fatalf("events=%d firstEvent.N=%d gaps=%d; want 200, 40, 160", res.Events, res.FirstEvent.N, res.Gap.N)
+	}
+	if p.Done.Load() != 40 || p.Open.Load() != 0 {
+		t.Fatalf("progress done=%d open=%d; want 40, 0", p.Done.Load(), p.Open.Load())
+	}
+	if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.RPS() <= 0 {
+		t.Fatalf("bad summary %+v rps=%v", res.Latency, res.RPS())
+	}
+}
+
+func TestNonSSEResponseHasNoEventsAndErrorsAreCounted(t *testing.T) {
+	var hits atomic.Int64
+	srv := upstream(t, &hits)
+	c, err := NewClient(srv.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res := RunClosed(context.Background(), c, &Request{URL: srv.URL + "/json", Body: []byte(`{}`)}, Closed{Concurrency: 2, Requests: 10})
+	if res.Requests != 10 || res.Events != 0 || res.FirstEvent.N != 0 {
+		t.Fatalf("json run: %+v", res)
+	}
+	res = RunClosed(context.Background(), c, &Request{URL: srv.URL + "/fail"}, Closed{Concurrency: 1, Requests: 3})
+	if res.Requests != 0 || res.Errors != 3 || res.FirstError == "" {
+		t.Fatalf("fail run: requests=%d errors=%d first=%q; want 0, 3, an error", res.Requests, res.Errors, res.FirstError)
+	}
+}
+
+func TestOpenLoopSendsRateTimesDuration(t *testing.T) {
+	var hits atomic.Int64
+	srv := upstream(t, &hits)
+	c, err := NewClient(srv.URL, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res := RunOpen(context.Background(), c, &Request{URL: srv.URL + "/json", Body: []byte(`{}`)},
+		Open{Rate: 200, Duration: 250 * time.Millisecond, MaxInFlight: 8})
+	if res.Requests != 50 || hits.Load() != 50 {
+		t.Fatalf("requests=%d hits=%d; want 50 (200/s for 250ms)", res.Requests, hits.Load())
+	}
+	// The schedule spans 245 ms, so the run cannot be shorter.
+	if res.Elapsed < 245*time.Millisecond {
+		t.Fatalf("elapsed %v; want >= 245ms", res.Elapsed)
+	}
+}
+
+func TestBurstRunsAllRounds(t *testing.T) {
+	var hits atomic.Int64
+	srv := upstream(t, &hits)
+	c, err := NewClient(srv.URL, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wall, res := Burst(context.Background(), c, &Request{URL: srv.URL + "/sse", Body: []byte(`{}`)}, 10, 3)
+	if res.Requests != 30 || wall <= 0 {
+		t.Fatalf("requests=%d wall=%v; want 30, > 0", res.Requests, wall)
+	}
+}
+
+func TestEventScannerAcrossSplits(t *testing.T) {
+	stream := []byte("data: a\n\ndata: b\r\n\r\n: c\n\n")
+	for split := range len(stream) {
+		var s eventScanner
+		if n := s.scan(stream[:split]) + s.scan(stream[split:]); n != 3 {
+			t.Fatalf("split at %d: %d events; want 3", split, n)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	d := make([]time.Duration, 0, 100)
+	for i := 100; i >= 1; i-- {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	s := Summarize(d)
+	if s.N != 100 || s.P50 != 50*time.Millisecond || s.P99 != 99*time.Millisecond || s.Max != 100*time.Millisecond {
+		t.Fatalf("summary %+v", s)
+	}
+	if (Summarize(nil) != Summary{}) {
+		t.Fatal("empty summary not zero")
+	}
+}
+
+func BenchmarkClientSSE(b *testing.B) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range 20 {
+			_, _ = io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hello\"}}]}\n\n")
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := &Request{URL: srv.URL, Body: []byte(`{}`)}
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Do(req, time.Now(), buf, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
