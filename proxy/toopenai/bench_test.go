@@ -1,0 +1,48 @@
+package toopenai
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func fixtures(tb testing.TB) []string {
+	tb.Helper()
+	files, err := filepath.Glob("../../testdata/cc-*.json")
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no fixtures: %v", err)
+	}
+	return files
+}
+
+func BenchmarkTranslate(b *testing.B) {
+	models, err := NewModels(ModelsConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := &Options{Models: models}
+	for _, f := range fixtures(b) {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "cc-2.1.332-"), ".json")
+		if strings.Contains(name, "count-tokens") {
+			// A count_tokens body has no max_tokens; give it one.
+			body = []byte(strings.Replace(string(body), `"model"`, `"max_tokens":1024,"model"`, 1))
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			dst := make([]byte, 0, 2*len(body))
+			for b.Loop() {
+				out, _, err := Translate(dst[:0], body, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst = out
+			}
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package toopenai
+
+import "strconv"
+
+// appendTools writes tools, tool_choice and parallel_tool_calls. Server
+// tools (a type other than "custom" and no input_schema) are dropped with a
+// debug log; when no tool remains, none of the three fields is sent.
+func (t *translator) appendTools(dst, tools, choice []byte) ([]byte, error) {
+	if tools == nil || string(tools) == "null" {
+		return dst, nil
+	}
+	if !isArray(tools) {
+		return dst, &RequestError{Field: "tools", Message: "must be an array"}
+	}
+	mark := len(dst)
+	dst = append(dst, `,"tools":[`...)
+	n, idx := 0, 0
+	it := members(tools)
+	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
+		if !isObject(v) {
+			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx), Message: "must be an object"}
+		}
+		var name, desc, schema, typ []byte
+		ti := members(v)
+		for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
+			switch string(k) {
+			case "name":
+				name = f
+			case "description":
+				desc = f
+			case "input_schema":
+				schema = f
+			case "type":
+				typ = f
+			}
+		}
+		if !isString(name) {
+			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx) + ".name", Message: "must be a string"}
+		}
+		idx++
+		if schema == nil && typ != nil && !strEq(typ, "custom") {
+			if t.log != nil {
+				t.log.Debug().Str("tool", unquote(name)).Str("type", unquote(typ)).Msg("dropped server tool")
+			}
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `{"type":"function","function":{"name":`...)
+		dst = append(dst, name...)
+		if isString(desc) {
+			t.textBytes += len(desc) - 2
+			dst = append(dst, `,"description":`...)
+			dst = append(dst, desc...)
+		}
+		dst = append(dst, `,"parameters":`...)
+		if isObject(schema) {
+			t.textBytes += len(schema)
+			dst = append(dst, schema...)
+		} else {
+			dst = append(dst, `{"type":"object","properties":{}}`...)
+		}
+		dst = append(dst, "}}"...)
+	}
+	if n == 0 {
+		return dst[:mark], nil
+	}
+	dst = append(dst, ']')
+	return appendToolChoice(dst, choice), nil
+}
+
+// appendToolChoice maps tool_choice auto/any/tool/none and
+// disable_parallel_tool_use.
+func appendToolChoice(dst, choice []byte) []byte {
+	if !isObject(choice) {
+		return dst
+	}
+	var typ, name []byte
+	noParallel := false
+	it := members(choice)
+	for k, v, ok := it.next(); ok; k, v, ok = it.next() {
+		switch string(k) {
+		case "type":
+			typ = v
+		case "name":
+			name = v
+		case "disable_parallel_tool_use":
+			noParallel = string(v) == "true"
+		}
+	}
+	switch {
+	case strEq(typ, "auto"):
+		dst = append(dst, `,"tool_choice":"auto"`...)
+	case strEq(typ, "any"):
+		dst = append(dst, `,"tool_choice":"required"`...)
+	case strEq(typ, "none"):
+		dst = append(dst, `,"tool_choice":"none"`...)
+	case strEq(typ, "tool") && isString(name):
+		dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
+		dst = append(dst, name...)
+		dst = append(dst, "}}"...)
+	}
+	if noParallel {
+		dst = append(dst, `,"parallel_tool_calls":false`...)
+	}
+	return dst
+}
