@@ -1,0 +1,120 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Markdown renders the report: a header with the machine, the comparison
+// table, the target checks and the notes.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	m := r.Meta
+	fmt.Fprintf(&b, "# ccproxy benchmark (%s)\n\n", m.Mode)
+	fmt.Fprintf(&b, "- Machine: %d CPUs", m.CPUs)
+	if m.CPUModel != "" {
+		fmt.Fprintf(&b, " (%s)", m.CPUModel)
+	}
+	fmt.Fprintf(&b, ", %s/%s, %s\n", m.OS, m.Arch, m.GoVersion)
+	fmt.Fprintf(&b, "- Date: %s", m.Date)
+	if m.Commit != "" {
+		fmt.Fprintf(&b, ", commit %s", m.Commit)
+	}
+	fmt.Fprintf(&b, ", run took %.0f s\n", m.Seconds)
+	fmt.Fprintf(&b, "- Command: `%s`\n\n", m.Args)
+
+	b.WriteString("| configuration | what it is |\n| --- | --- |\n")
+	for _, c := range r.Configs {
+		fmt.Fprintf(&b, "| %s | %s |\n", c.Name, c.Description)
+	}
+	b.WriteString("\n")
+
+	b.WriteString("| metric |")
+	for _, c := range r.Configs {
+		fmt.Fprintf(&b, " %s |", c.Name)
+	}
+	b.WriteString(" improvement |\n| --- |")
+	for range r.Configs {
+		b.WriteString(" ---: |")
+	}
+	b.WriteString(" ---: |\n")
+	for _, mt := range r.Metrics {
+		name := mt.Name
+		if mt.Unit != "" {
+			name += " (" + mt.Unit + ")"
+		}
+		fmt.Fprintf(&b, "| %s |", name)
+		for _, c := range r.Configs {
+			v, ok := mt.Values[c.Name]
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s |", strconv.FormatFloat(v, 'f', mt.Decimals, 64))
+		}
+		fmt.Fprintf(&b, " %s |\n", r.improvement(mt))
+	}
+
+	if len(r.Targets) > 0 {
+		b.WriteString("\n## Targets\n\n| target | configuration | measured | limit | result |\n| --- | --- | ---: | ---: | --- |\n")
+		for _, t := range r.Targets {
+			op := "≤"
+			if t.AtLeast {
+				op = "≥"
+			}
+			res := "**MISSED**"
+			if t.Pass {
+				res = "met"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s %s | %s %s %s | %s |\n", t.Name, t.Config,
+				strconv.FormatFloat(t.Value, 'f', 2, 64), t.Unit, op, strconv.FormatFloat(t.Limit, 'f', 2, 64), t.Unit, res)
+		}
+	}
+	if len(r.Profiles) > 0 {
+		b.WriteString("\nCPU profiles of runs that missed a target (`go tool pprof -top <file>`):\n\n")
+		for _, p := range r.Profiles {
+			fmt.Fprintf(&b, "- `%s`\n", p)
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	b.WriteString("\n![chart](chart.svg)\n")
+	return b.String()
+}
+
+// improvement compares the best non-baseline, non-direct configuration with
+// the baseline: "3.2x (fasthttp)" means fasthttp is 3.2 times better than
+// naive on this metric. Empty when either side is missing or zero.
+func (r *Report) improvement(mt Metric) string {
+	base, ok := mt.Values[Baseline]
+	if !ok || base == 0 {
+		return ""
+	}
+	best, bestName := math.NaN(), ""
+	for _, c := range r.Configs {
+		if c.Name == Baseline || c.Name == Direct {
+			continue
+		}
+		v, ok := mt.Values[c.Name]
+		if !ok || v == 0 {
+			continue
+		}
+		if math.IsNaN(best) || (mt.LowerIsBetter && v < best) || (!mt.LowerIsBetter && v > best) {
+			best, bestName = v, c.Name
+		}
+	}
+	if bestName == "" {
+		return ""
+	}
+	ratio := best / base
+	if mt.LowerIsBetter {
+		ratio = base / best
+	}
+	return fmt.Sprintf("%.2fx (%s)", ratio, bestName)
+}

@@ -1,0 +1,153 @@
+// Package report holds the results of a ccbench run and renders them as a
+// Markdown table (the original guide's layout: metric, naive, each engine,
+// improvement), JSON and an SVG chart.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Report is one benchmark run.
+type Report struct {
+	Meta Meta `json:"meta"`
+	// Configs lists the configurations in column order. The first one named
+	// Baseline (if present) is the "before" of the improvement column;
+	// the one named Direct is the physical limit and never "improves".
+	Configs []Config `json:"configs"`
+	// Metrics are the table rows, in order.
+	Metrics []Metric `json:"metrics"`
+	// Distributions are latency distributions per configuration for the
+	// chart (one set per workload).
+	Distributions []Distribution `json:"distributions"`
+	// Targets are the pass/fail checks against the issue's targets.
+	Targets []Target `json:"targets"`
+	// Profiles lists CPU profiles collected for missed targets.
+	Profiles []string `json:"profiles,omitempty"`
+	// Notes are free-text lines printed under the table.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Names of the special configurations.
+const (
+	Baseline = "naive"
+	Direct   = "direct"
+)
+
+// Meta describes the machine and the run.
+type Meta struct {
+	Date      string  `json:"date"`
+	GoVersion string  `json:"go_version"`
+	OS        string  `json:"os"`
+	Arch      string  `json:"arch"`
+	CPUs      int     `json:"cpus"`
+	CPUModel  string  `json:"cpu_model,omitempty"`
+	Mode      string  `json:"mode"`
+	Args      string  `json:"args"`
+	Commit    string  `json:"commit,omitempty"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// Config describes one compared configuration.
+type Config struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Metric is one table row: a value per configuration name. A missing
+// configuration is shown as "–".
+type Metric struct {
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+	// LowerIsBetter picks the direction of the improvement column.
+	LowerIsBetter bool               `json:"lower_is_better"`
+	Values        map[string]float64 `json:"values"`
+	// Decimals is the number of decimals shown in the table.
+	Decimals int `json:"decimals"`
+}
+
+// Distribution is a latency distribution of one workload per
+// configuration, in microseconds.
+type Distribution struct {
+	Workload string                 `json:"workload"`
+	Points   map[string]Percentiles `json:"points"`
+}
+
+// Percentiles of a latency distribution, microseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50_us"`
+	P90  float64 `json:"p90_us"`
+	P99  float64 `json:"p99_us"`
+	P999 float64 `json:"p999_us"`
+	Max  float64 `json:"max_us"`
+}
+
+// Target is one check of a measured value against a limit.
+type Target struct {
+	Name   string  `json:"name"`
+	Config string  `json:"config"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	// AtLeast means Value must be >= Limit (else <=).
+	AtLeast bool   `json:"at_least"`
+	Unit    string `json:"unit"`
+	Pass    bool   `json:"pass"`
+}
+
+// Check fills in Pass.
+func (t Target) Check() Target {
+	if t.AtLeast {
+		t.Pass = t.Value >= t.Limit
+	} else {
+		t.Pass = t.Value <= t.Limit
+	}
+	return t
+}
+
+// Set records value for config in the metric named name, creating the
+// row (with unit, direction and decimals) on first use.
+func (r *Report) Set(name, unit string, lowerIsBetter bool, decimals int, config string, value float64) {
+	for i := range r.Metrics {
+		if r.Metrics[i].Name == name {
+			r.Metrics[i].Values[config] = value
+			return
+		}
+	}
+	r.Metrics = append(r.Metrics, Metric{Name: name, Unit: unit, LowerIsBetter: lowerIsBetter,
+		Decimals: decimals, Values: map[string]float64{config: value}})
+}
+
+// SetDistribution records a latency distribution for the chart.
+func (r *Report) SetDistribution(workload, config string, p Percentiles) {
+	for i := range r.Distributions {
+		if r.Distributions[i].Workload == workload {
+			r.Distributions[i].Points[config] = p
+			return
+		}
+	}
+	r.Distributions = append(r.Distributions, Distribution{Workload: workload, Points: map[string]Percentiles{config: p}})
+}
+
+// WriteFiles writes report.md, report.json and chart.svg into dir.
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode json: %w", err)
+	}
+	files := map[string][]byte{
+		"report.md":   []byte(r.Markdown()),
+		"report.json": append(js, '\n'),
+		"chart.svg":   []byte(r.SVG()),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}

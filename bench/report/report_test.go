@@ -1,0 +1,92 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sample() *Report {
+	r := &Report{
+		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench"},
+		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Direct}},
+	}
+	r.Set("W2 throughput", "req/s", false, 0, Baseline, 1000)
+	r.Set("W2 throughput", "req/s", false, 0, "nethttp-h1", 2000)
+	r.Set("W2 throughput", "req/s", false, 0, "fasthttp", 2500)
+	r.Set("W2 throughput", "req/s", false, 0, Direct, 9000) // never the "best"
+	r.Set("p50 latency", "ms", true, 3, Baseline, 2)
+	r.Set("p50 latency", "ms", true, 3, "nethttp-h1", 0.5)
+	r.Set("only some", "MB", true, 1, "fasthttp", 12.5)
+	r.SetDistribution("W2 sequential", Baseline, Percentiles{P50: 900, P90: 1500, P99: 4000, P999: 9000, Max: 12000})
+	r.SetDistribution("W2 sequential", "fasthttp", Percentiles{P50: 300, P90: 500, P99: 800, P999: 1200, Max: 1500})
+	r.Targets = []Target{
+		Target{Name: "W2 vs direct", Config: "fasthttp", Value: 0.6, Limit: 0.5, AtLeast: true, Unit: "x"}.Check(),
+		Target{Name: "W2 CPU/req", Config: "fasthttp", Value: 350, Limit: 300, Unit: "µs"}.Check(),
+	}
+	return r
+}
+
+func TestMarkdownTableAndImprovement(t *testing.T) {
+	md := sample().Markdown()
+	for _, want := range []string{
+		"2 CPUs, linux/amd64, go1.26.8",
+		"| metric | naive | nethttp-h1 | fasthttp | direct | improvement |",
+		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 9000 | 2.50x (fasthttp) |",
+		"| p50 latency (ms) | 2.000 | 0.500 | – | – | 4.00x (nethttp-h1) |",
+		"| only some (MB) | – | – | 12.5 | – |  |",
+		"| W2 vs direct | fasthttp | 0.60 x | ≥ 0.50 x | met |",
+		"| W2 CPU/req | fasthttp | 350.00 µs | ≤ 300.00 µs | **MISSED** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q\n%s", want, md)
+		}
+	}
+}
+
+func TestSVGIsWellFormedAndHasEveryConfig(t *testing.T) {
+	svg := sample().SVG()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		_, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("svg is not well-formed XML: %v\n%s", err, svg)
+		}
+	}
+	for _, want := range []string{">naive<", ">fasthttp<", ">direct<", "W2 throughput", "W2 sequential", ">9000<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("svg lacks %q", want)
+		}
+	}
+}
+
+func TestWriteFilesRoundTripsJSON(t *testing.T) {
+	dir := t.TempDir()
+	r := sample()
+	if err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.md", "chart.svg"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Metrics[0].Values["fasthttp"] != 2500 || back.Targets[1].Pass || !back.Targets[0].Pass || back.Meta.CPUs != 2 {
+		t.Fatalf("json round trip lost data: %+v", back)
+	}
+}
