@@ -1,0 +1,75 @@
+// Package toanthropic translates OpenAI Chat Completions answers into the
+// exact Anthropic Messages answers Claude Code expects: a streamed sequence
+// of chat.completion.chunk payloads into Anthropic stream events (Stream),
+// and a non-streamed chat.completion into an Anthropic message (Message).
+//
+// # Event grammar
+//
+// Stream emits, in order: one message_start (content [], stop_reason null,
+// usage with the caller's input token estimate and output_tokens 1); then
+// for each content block a content_block_start (indexes sequential from 0),
+// its deltas and exactly one content_block_stop, with at most one block open
+// at any time; then one message_delta (stop_reason, stop_sequence and the
+// final usage) and one message_stop. A failed stream emits an error event
+// first, then closes the open block, then message_delta and message_stop.
+// Every event is framed as "event: <type>\ndata: <json>\n\n".
+//
+// # Decisions
+//
+//   - Thinking: delta.reasoning_content (or delta.reasoning when that is
+//     absent) becomes a thinking block when Config.Thinking is set and is
+//     dropped otherwise. OpenAI-compatible upstreams have no signatures, so
+//     each thinking block ends with a signature_delta carrying a synthetic
+//     signature, ThinkingSignature(thinking): stable, non-empty and derived
+//     from the decoded thinking text, so the request side can recognise it.
+//   - Tool calls are keyed by tool_calls[].index; a fragment whose non-empty
+//     id differs from the id already recorded for its index (upstreams that
+//     send every call as index 0) starts a new call. The id and name are
+//     taken from the first fragment that carries them; a missing id becomes
+//     a synthetic "toolu_..." id. A tool block opens once its name is known;
+//     arguments stream as input_json_delta fragments, each upstream fragment
+//     copied once (O(n) in total). Because only one block may be open, a
+//     fragment for another call is buffered while a call is open; the open
+//     call is closed as soon as its arguments form a complete JSON value and
+//     another call has data, or when the choice finishes. So sequential calls
+//     (OpenAI's behaviour) stream incrementally and interleaved calls
+//     (index 0, 1, 0, 1) stream the first call live and the others from their
+//     buffers, never closing and reopening a block. Fragments for a call whose
+//     block was already closed (only possible after its JSON was complete,
+//     or when text arrived in between) are dropped. A call without any
+//     argument bytes gets the partial_json "{}", so its input is {}.
+//   - Text or reasoning that arrives while a tool block is open closes it.
+//   - finish_reason: stop → end_turn, length → max_tokens, tool_calls and
+//     function_call → tool_use, content_filter → refusal, anything else →
+//     end_turn with Stream.UnknownFinish reporting it. stop becomes tool_use
+//     when tool calls were emitted. OpenAI strips a matched stop sequence from
+//     the text, so stop_sequence is only reported when the upstream names the
+//     match in a non-standard choice field (vLLM "stop_reason", SGLang
+//     "matched_stop") and it equals one of Config.StopSequences.
+//   - message_delta is sent once the choice has finished and either the usage
+//     (a chunk with choices:[] or usage on the finish chunk) or "[DONE]" has
+//     been read. "[DONE]" without any finish_reason also ends the message
+//     cleanly (end_turn, or tool_use after tool calls).
+//   - Usage: input_tokens = prompt_tokens − cached tokens (Anthropic's
+//     input_tokens excludes cache reads), cache_read_input_tokens =
+//     prompt_tokens_details.cached_tokens (or DeepSeek's
+//     prompt_cache_hit_tokens), output_tokens = completion_tokens (which
+//     includes reasoning tokens, as Anthropic's output_tokens includes
+//     thinking). Without upstream usage, input_tokens is Config.InputTokens
+//     and output_tokens an estimate of one token per 4 bytes of emitted
+//     content.
+//   - Failures: an upstream {"error":{...}} chunk, a chunk that is not valid
+//     JSON, a read error, or the end of the upstream without finish_reason and
+//     without "[DONE]" produce an error event (rate limits → rate_limit_error,
+//     overloaded → overloaded_error, else api_error) and the stream ends.
+//     Tool calls still waiting in buffers are dropped then, since they are
+//     incomplete. A stream is never left without message_stop.
+//
+// # Zero copy
+//
+// Chunks are read with gjson over an unsafe string view of the caller's
+// []byte (never retained beyond the call), and text, thinking and argument
+// strings are copied as raw JSON string bytes (escapes included) straight
+// into the Anthropic JSON: OpenAI and Anthropic both carry them as JSON
+// strings, and each chunk is validated with gjson.ValidBytes first.
+package toanthropic

@@ -1,0 +1,277 @@
+package toanthropic
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+)
+
+// toolState is where a tool call is in its life.
+type toolState uint8
+
+const (
+	toolWaiting toolState = iota // fragments are buffered in pending
+	toolOpen                     // its block is the open block
+	toolClosed                   // its block was stopped; late fragments are dropped
+)
+
+// toolCall is one OpenAI tool call being translated.
+type toolCall struct {
+	oaIndex int64
+	id      []byte // raw JSON string (quoted), empty until known
+	name    []byte // raw JSON string (quoted), empty until known
+	pending []byte // buffered argument bytes: raw JSON string contents
+	state   toolState
+	scan    argScan
+	block   int // Anthropic block index once opened
+}
+
+// argScan follows the decoded argument text just far enough to know when it
+// is a complete JSON value. It is fed the raw (escaped) JSON string contents
+// of each fragment, and decodes the escapes that matter to the structure.
+type argScan struct {
+	depth    int
+	inStr    bool
+	esc      bool
+	started  bool
+	complete bool
+	nonSpace bool
+}
+
+func (a *argScan) feed(raw string) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+1 < len(raw) { // a JSON escape in the outer string
+			i++
+			switch raw[i] {
+			case '"', '\\', '/':
+				c = raw[i]
+			case 'u':
+				r, n := decodeU(raw[i-1:])
+				i += n - 2
+				c = 'x' // any non-structural, non-space character
+				if r < 0x80 {
+					c = byte(r)
+				}
+			case 'n', 'r', 't':
+				c = ' '
+			default:
+				c = 'x'
+			}
+		}
+		a.step(c)
+	}
+}
+
+func (a *argScan) step(c byte) {
+	if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+		a.nonSpace = true
+	}
+	if a.inStr {
+		switch {
+		case a.esc:
+			a.esc = false
+		case c == '\\':
+			a.esc = true
+		case c == '"':
+			a.inStr = false
+		}
+		return
+	}
+	switch c {
+	case '"':
+		a.inStr = true
+	case '{', '[':
+		a.depth++
+		a.started = true
+	case '}', ']':
+		a.depth--
+		if a.started && a.depth == 0 {
+			a.complete = true
+		}
+	}
+}
+
+// tool returns the call a fragment belongs to, creating it when needed.
+func (s *Stream) tool(index int64, id gjson.Result) *toolCall {
+	for i := len(s.tools) - 1; i >= 0; i-- {
+		t := &s.tools[i]
+		if t.oaIndex != index {
+			continue
+		}
+		// Upstreams that number every call 0 tell calls apart by id only.
+		if id.Type == gjson.String && len(id.Raw) > 2 && len(t.id) > 0 && len(t.name) > 0 &&
+			!bytes.Equal(t.id, []byte(id.Raw)) {
+			break
+		}
+		return t
+	}
+	if len(s.tools) < cap(s.tools) {
+		s.tools = s.tools[:len(s.tools)+1]
+	} else {
+		s.tools = append(s.tools, toolCall{})
+	}
+	t := &s.tools[len(s.tools)-1]
+	t.oaIndex = index
+	t.id, t.name, t.pending = t.id[:0], t.name[:0], t.pending[:0]
+	t.state, t.scan, t.block = toolWaiting, argScan{}, 0
+	return t
+}
+
+// toolFragment handles one tool_calls[] element of a delta.
+func (s *Stream) toolFragment(dst []byte, pos int, tc gjson.Result) []byte {
+	var index, id, fn gjson.Result
+	index.Num = float64(pos) // upstreams that omit index: use the position
+	tc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "index":
+			index = v
+		case "id":
+			id = v
+		case "function":
+			fn = v
+		}
+		return true
+	})
+	var name, args gjson.Result
+	fn.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "name":
+			name = v
+		case "arguments":
+			args = v
+		}
+		return true
+	})
+	s.toolUsed = true
+	t := s.tool(int64(index.Num), id)
+	if len(t.id) == 0 && id.Type == gjson.String && len(id.Raw) > 2 {
+		t.id = append(t.id, id.Raw...)
+	}
+	if len(t.name) == 0 && name.Type == gjson.String && len(name.Raw) > 2 {
+		t.name = append(t.name, name.Raw...)
+	}
+	var frag string
+	switch args.Type {
+	case gjson.String:
+		frag = inner(args.Raw)
+	case gjson.JSON: // an upstream that sends arguments as an object
+		frag = args.Raw
+	}
+	if t.state == toolClosed {
+		return dst
+	}
+	if args.Type == gjson.JSON {
+		// Raw JSON, not string contents: escape it into pending.
+		t.scan.feedPlain(frag)
+		n := len(t.pending)
+		t.pending = appendJSONString(t.pending, frag)
+		copy(t.pending[n:], t.pending[n+1:])
+		t.pending = t.pending[:len(t.pending)-2]
+		frag = ""
+	} else if frag != "" {
+		t.scan.feed(frag)
+	}
+	if t.state == toolOpen {
+		if len(t.pending) > 0 {
+			dst = s.flushPending(dst, t)
+		}
+		if frag != "" {
+			dst = s.argDelta(dst, t.block, frag)
+		}
+		return dst
+	}
+	t.pending = append(t.pending, frag...)
+	// Make room: text or thinking before tool calls is over; an open call
+	// whose JSON is complete is over.
+	switch s.open {
+	case blockText, blockThinking:
+		dst = s.closeOpen(dst)
+	case blockTool:
+		if s.tools[s.openToolIdx].scan.complete {
+			dst = s.closeOpen(dst)
+		}
+	}
+	if s.open == blockNone {
+		for i := range s.tools {
+			if w := &s.tools[i]; w.state == toolWaiting && len(w.name) > 0 {
+				dst = s.openToolBlock(dst, i)
+				break
+			}
+		}
+	}
+	return dst
+}
+
+func (a *argScan) feedPlain(s string) {
+	for i := 0; i < len(s); i++ {
+		a.step(s[i])
+	}
+}
+
+// openToolBlock starts the block of s.tools[i] and flushes its buffer.
+func (s *Stream) openToolBlock(dst []byte, i int) []byte {
+	t := &s.tools[i]
+	t.state = toolOpen
+	t.block = s.nextIndex
+	s.nextIndex++
+	s.open, s.openToolIdx = blockTool, i
+	s.contentStarted = true
+	dst = blockStartHead(dst, t.block)
+	dst = append(dst, `{"type":"tool_use","id":`...)
+	if len(t.id) == 0 {
+		t.id = append(t.id, '"')
+		t.id = appendID(t.id, "toolu_")
+		t.id = append(t.id, '"')
+	}
+	dst = append(dst, t.id...)
+	dst = append(dst, `,"name":`...)
+	if len(t.name) == 0 {
+		dst = append(dst, `""`...)
+	} else {
+		dst = append(dst, t.name...)
+	}
+	dst = append(dst, `,"input":{}}}`+"\n\n"...)
+	if len(t.pending) > 0 {
+		dst = s.flushPending(dst, t)
+	}
+	return dst
+}
+
+func (s *Stream) flushPending(dst []byte, t *toolCall) []byte {
+	dst = s.argDelta(dst, t.block, view(t.pending))
+	t.pending = t.pending[:0]
+	return dst
+}
+
+// argDelta appends an input_json_delta whose partial_json is the raw JSON
+// string contents frag.
+func (s *Stream) argDelta(dst []byte, index int, frag string) []byte {
+	s.outBytes += len(frag)
+	dst = deltaHead(dst, index, "input_json_delta")
+	dst = append(dst, `"partial_json":"`...)
+	dst = append(dst, frag...)
+	return append(dst, "\"}}\n\n"...)
+}
+
+// closeTool stops the open tool block, giving an argument-less call "{}".
+func (s *Stream) closeTool(dst []byte) []byte {
+	t := &s.tools[s.openToolIdx]
+	if !t.scan.nonSpace {
+		dst = s.argDelta(dst, t.block, "{}")
+	}
+	t.state = toolClosed
+	return blockStop(dst, t.block)
+}
+
+// flushWaitingTools opens, flushes and closes every call still waiting, in
+// order of appearance (at the end of a cleanly finished choice).
+func (s *Stream) flushWaitingTools(dst []byte) []byte {
+	for i := range s.tools {
+		if s.tools[i].state == toolWaiting {
+			dst = s.closeOpen(dst)
+			dst = s.openToolBlock(dst, i)
+		}
+	}
+	return s.closeOpen(dst)
+}
