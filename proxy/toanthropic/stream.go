@@ -365,4 +365,3 @@ func (s *Stream) Finish(dst []byte, err error) []byte {
 	dst = ErrorEvent(dst, "api_error", view(msg))
 	return s.end(dst)
 }
-
