@@ -1,0 +1,60 @@
+package metrics
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBucketLayout(t *testing.T) {
+	prev := -1
+	for _, v := range []uint64{0, 1, 31, 32, 33, 63, 64, 65, 100, 999, 1000, 1023, 1024, 123456, 1<<37 - 1} {
+		i := bucketOf(v)
+		if i < prev || i >= numBuckets {
+			t.Fatalf("bucketOf(%d) = %d (prev %d, max %d)", v, i, prev, numBuckets)
+		}
+		prev = i
+		lo, w := bucketRange(i)
+		if v < lo || v >= lo+w {
+			t.Errorf("v=%d in bucket %d = [%d, %d)", v, i, lo, lo+w)
+		}
+		if mid := float64(lo) + float64(w)/2; w > 1 && (mid-float64(v))/float64(v) > 1.0/32 {
+			t.Errorf("v=%d: midpoint %v off by more than 1/32", v, mid)
+		}
+	}
+	if bucketOf(1<<60) != numBuckets-1 {
+		t.Errorf("huge value not clamped")
+	}
+	// Adjacent buckets tile the line.
+	for i := 1; i < numBuckets; i++ {
+		plo, pw := bucketRange(i - 1)
+		lo, _ := bucketRange(i)
+		if plo+pw != lo {
+			t.Fatalf("gap between bucket %d and %d", i-1, i)
+		}
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	h := newHistogram(latencyBounds)
+	for i := 1; i <= 1000; i++ {
+		h.observe(time.Duration(i) * 10 * time.Microsecond) // 10 µs .. 10 ms
+	}
+	h.observe(-time.Second) // counted as zero
+	s := h.snapshot()
+	if s.count != 1001 {
+		t.Fatalf("count = %d", s.count)
+	}
+	for _, c := range []struct{ q, want float64 }{{0.5, 5000}, {0.95, 9500}, {0.99, 9900}, {1, 10000}} {
+		got := s.quantile(c.q)
+		if d := (got - c.want) / c.want; d > 0.02 || d < -0.02 {
+			t.Errorf("q%.2f = %v µs, want %v ± 2%%", c.q, got, c.want)
+		}
+	}
+	buckets, count, sum := h.promBuckets()
+	if count != 1001 || buckets[0.001] != 101 || buckets[0.005] != 501 || buckets[0.01] != 1001 || buckets[600] != 1001 {
+		t.Errorf("prom buckets count=%d %v", count, buckets)
+	}
+	if want := 5.005; sum < want-1e-9 || sum > want+1e-9 {
+		t.Errorf("sum = %v, want %v", sum, want)
+	}
+}
