@@ -29,9 +29,9 @@ type block struct {
 }
 
 // parseBlock reads the fields of a content block object in one pass.
-func parseBlock(raw []byte) block {
+func (t *translator) parseBlock(raw []byte) block {
 	b := block{raw: raw}
-	it := members(raw)
+	it := indexed(raw, t.ix)
 	for k, v, ok := it.next(); ok; k, v, ok = it.next() {
 		switch string(k) {
 		case "type":
@@ -222,7 +222,7 @@ func (t *translator) appendJoined(dst, content []byte, media *int) []byte {
 		return dst
 	}
 	n := 0
-	it := members(content)
+	it := indexed(content, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if isString(v) {
 			if n > 0 {
@@ -236,7 +236,7 @@ func (t *translator) appendJoined(dst, content []byte, media *int) []byte {
 		if !isObject(v) {
 			continue
 		}
-		b := parseBlock(v)
+		b := t.parseBlock(v)
 		switch b.kind {
 		case kindImage, kindDocument:
 			if media != nil {

@@ -45,12 +45,12 @@ func (t *translator) appendSystem(dst, system []byte) ([]byte, error) {
 		dst = t.beginMessage(dst, t.sysRole)
 		dst = append(dst, '"')
 		texts := 0
-		it := members(system)
+		it := indexed(system, t.ix)
 		for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 			if !isObject(v) {
 				return dst, &RequestError{Field: "system", Message: "must be a string or an array of text blocks"}
 			}
-			b := parseBlock(v)
+			b := t.parseBlock(v)
 			if b.kind != kindText || !isString(b.text) || bytes.HasPrefix(inner(b.text), billingHeader) {
 				continue
 			}
@@ -78,14 +78,14 @@ func (t *translator) appendMessages(dst, msgs []byte) ([]byte, error) {
 	if isEmptyArray(msgs) {
 		return dst, &RequestError{Field: "messages", Message: "at least one message is required"}
 	}
-	it := members(msgs)
+	it := indexed(msgs, t.ix)
 	idx := 0
 	for _, m, ok := it.next(); ok; _, m, ok = it.next() {
 		if !isObject(m) {
 			return dst, &RequestError{Field: msgField(idx, ""), Message: "must be an object"}
 		}
 		var role, content []byte
-		mi := members(m)
+		mi := indexed(m, t.ix)
 		for k, v, ok := mi.next(); ok; k, v, ok = mi.next() {
 			switch string(k) {
 			case "role":
@@ -103,7 +103,7 @@ func (t *translator) appendMessages(dst, msgs []byte) ([]byte, error) {
 		if isArray(content) {
 			// Every block must be an object; checked up front so that the
 			// per-role writers can skip non-objects silently.
-			bi := members(content)
+			bi := indexed(content, t.ix)
 			n := 0
 			for _, b, ok := bi.next(); ok; _, b, ok = bi.next() {
 				if !isObject(b) {
@@ -167,9 +167,9 @@ func (t *translator) appendUser(dst, content []byte) []byte {
 		tools    int
 		lastText []byte
 	)
-	it := members(content)
+	it := indexed(content, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-		b := parseBlock(v)
+		b := t.parseBlock(v)
 		switch b.kind {
 		case kindToolResult:
 			dst = t.appendToolMessage(dst, &b, &media)
@@ -199,18 +199,18 @@ func (t *translator) appendUser(dst, content []byte) []byte {
 	dst = append(dst, '[')
 	n := 0
 	if media > 0 {
-		it = members(content)
+		it = indexed(content, t.ix)
 		for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-			b := parseBlock(v)
+			b := t.parseBlock(v)
 			if b.kind != kindToolResult || !isArray(b.content) {
 				continue
 			}
-			ci := members(b.content)
+			ci := indexed(b.content, t.ix)
 			for _, c, ok := ci.next(); ok; _, c, ok = ci.next() {
 				if !isObject(c) {
 					continue
 				}
-				cb := parseBlock(c)
+				cb := t.parseBlock(c)
 				if cb.kind != kindImage && cb.kind != kindDocument {
 					continue
 				}
@@ -222,9 +222,9 @@ func (t *translator) appendUser(dst, content []byte) []byte {
 			}
 		}
 	}
-	it = members(content)
+	it = indexed(content, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-		b := parseBlock(v)
+		b := t.parseBlock(v)
 		switch b.kind {
 		case kindToolResult, kindThinking, kindRedactedThinking:
 			continue
@@ -276,9 +276,9 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 	contentAt := len(dst)
 	dst = append(dst, '"')
 	texts, tools, thoughts := 0, 0, 0
-	it := members(content)
+	it := indexed(content, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-		b := parseBlock(v)
+		b := t.parseBlock(v)
 		switch b.kind {
 		case kindToolUse:
 			tools++
@@ -310,9 +310,9 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 	if t.replay && thoughts > 0 {
 		dst = append(dst, `,"reasoning_content":"`...)
 		n := 0
-		it = members(content)
+		it = indexed(content, t.ix)
 		for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-			b := parseBlock(v)
+			b := t.parseBlock(v)
 			if b.kind != kindThinking || !isString(b.thinking) || len(b.thinking) == 2 {
 				continue
 			}
@@ -328,9 +328,9 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 	if tools > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
 		n := 0
-		it = members(content)
+		it = indexed(content, t.ix)
 		for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-			b := parseBlock(v)
+			b := t.parseBlock(v)
 			if b.kind != kindToolUse {
 				continue
 			}

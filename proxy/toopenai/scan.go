@@ -2,6 +2,7 @@ package toopenai
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 )
@@ -29,32 +30,160 @@ var strClass = func() (t [256]uint8) {
 	return t
 }()
 
-// validator checks that a body is exactly one well-formed JSON value. It is
-// at least as strict as encoding/json.Valid (the fuzz test cross-checks), so
-// every raw value copied out of a validated body is valid JSON on its own.
-type validator struct {
-	b        []byte
-	tooDeep  bool
-	errAt    int
-	maxDepth int
+// minSpan is the smallest container recorded in the index: smaller ones are
+// cheaper to rescan than to look up.
+const minSpan = 128
+
+// span records that the container opening at body offset open ends just
+// before offset end.
+type span struct{ open, end int32 }
+
+// index finds container ends recorded by the validator. The offsets of a
+// subslice of the body are recovered from its capacity, which is why every
+// raw value handed around is a plain reslice of the body.
+type index struct {
+	spans   []span
+	capBody int
 }
 
-// validate reports whether b is one JSON value surrounded by optional
-// whitespace, with nesting no deeper than maxDepth.
-func validate(b []byte) error {
-	v := validator{b: b, maxDepth: maxDepth}
-	i := skipWS(b, 0)
-	i, ok := v.value(i, 0)
-	if ok {
-		i = skipWS(b, i)
-		if i == len(b) {
-			return nil
+// end returns the index just past the container starting at b[i], or -1
+// when it is not recorded.
+func (ix *index) end(b []byte, i int) int {
+	if ix == nil || len(ix.spans) == 0 {
+		return -1
+	}
+	base := ix.capBody - cap(b)
+	abs := int32(base + i)
+	lo, hi := 0, len(ix.spans)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ix.spans[m].open < abs {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	if v.tooDeep {
-		return &RequestError{Field: "body", Message: "JSON nested deeper than " + strconv.Itoa(maxDepth) + " levels"}
+	if lo < len(ix.spans) && ix.spans[lo].open == abs {
+		return int(ix.spans[lo].end) - base
 	}
-	return &RequestError{Field: "body", Message: "invalid JSON near offset " + strconv.Itoa(i)}
+	return -1
+}
+
+// validate reports whether b is exactly one JSON value surrounded by
+// optional whitespace, with nesting no deeper than maxDepth. It is at least
+// as strict as encoding/json.Valid (the fuzz test cross-checks), so every raw
+// value copied out of a validated body is valid JSON on its own.
+//
+// It is iterative (no recursion, a fixed stack) and records in spans where
+// every container of at least minSpan bytes ends, so that later passes skip
+// large values in O(log n) instead of rescanning them at every nesting
+// level. Bodies of 2 GiB or more are rejected.
+func validate(b []byte, spans []span) ([]span, error) {
+	if len(b) >= 1<<31-1 {
+		return spans, &RequestError{Field: "body", Message: "too large"}
+	}
+	var stack [maxDepth]int32 // slot in spans of each open container
+	depth := 0
+	i := skipWS(b, 0)
+	ok := true
+value:
+	for {
+		// A value starts at b[i].
+		if i >= len(b) {
+			ok = false
+			break
+		}
+		c := b[i]
+		if c == '{' || c == '[' {
+			if depth == maxDepth {
+				return spans, &RequestError{Field: "body", Message: "JSON nested deeper than " + strconv.Itoa(maxDepth) + " levels"}
+			}
+			stack[depth] = int32(len(spans))
+			depth++
+			spans = append(spans, span{open: int32(i)})
+			i = skipWS(b, i+1)
+			if i < len(b) && (b[i] == '}' && c == '{' || b[i] == ']' && c == '[') {
+				i++
+				spans = closeSpan(spans, stack[depth-1], i)
+				depth--
+			} else if c == '{' {
+				if i, ok = validKey(b, i); !ok {
+					break
+				}
+				continue
+			} else {
+				continue
+			}
+		} else if i, ok = validScalar(b, i); !ok {
+			break
+		}
+		// After a value: close containers or move to the next member.
+		for {
+			if depth == 0 {
+				break value
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				ok = false
+				break value
+			}
+			slot := stack[depth-1]
+			open := b[spans[slot].open]
+			switch b[i] {
+			case ',':
+				i = skipWS(b, i+1)
+				if open == '{' {
+					if i, ok = validKey(b, i); !ok {
+						break value
+					}
+				}
+				continue value
+			case '}', ']':
+				if (b[i] == '}') != (open == '{') {
+					ok = false
+					break value
+				}
+				i++
+				spans = closeSpan(spans, slot, i)
+				depth--
+			default:
+				ok = false
+				break value
+			}
+		}
+	}
+	if ok {
+		if i = skipWS(b, i); i == len(b) {
+			return spans, nil
+		}
+	}
+	return spans, &RequestError{Field: "body", Message: "invalid JSON near offset " + strconv.Itoa(i)}
+}
+
+// closeSpan records the end of the container in spans[slot], or drops it
+// when it is small: its children are smaller still, so it is the last entry.
+func closeSpan(spans []span, slot int32, end int) []span {
+	if end-int(spans[slot].open) < minSpan {
+		return spans[:slot]
+	}
+	spans[slot].end = int32(end)
+	return spans
+}
+
+// validKey validates `"key" :` at b[i] and returns the index of the value.
+func validKey(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	i, ok := validString(b, i)
+	if !ok {
+		return i, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return skipWS(b, i+1), true
 }
 
 func skipWS(b []byte, i int) int {
@@ -69,78 +198,11 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-func (v *validator) value(i, depth int) (int, bool) {
-	b := v.b
-	if i >= len(b) {
-		return i, false
-	}
+// validScalar validates the string, number or literal at b[i].
+func validScalar(b []byte, i int) (int, bool) {
 	switch c := b[i]; c {
 	case '"':
-		return v.str(i)
-	case '{':
-		if depth >= v.maxDepth {
-			v.tooDeep = true
-			return i, false
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			return i + 1, true
-		}
-		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, false
-			}
-			var ok bool
-			if i, ok = v.str(i); !ok {
-				return i, false
-			}
-			i = skipWS(b, i)
-			if i >= len(b) || b[i] != ':' {
-				return i, false
-			}
-			if i, ok = v.value(skipWS(b, i+1), depth+1); !ok {
-				return i, false
-			}
-			i = skipWS(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipWS(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
-			}
-		}
-	case '[':
-		if depth >= v.maxDepth {
-			v.tooDeep = true
-			return i, false
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, true
-		}
-		for {
-			var ok bool
-			if i, ok = v.value(i, depth+1); !ok {
-				return i, false
-			}
-			i = skipWS(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipWS(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
-			}
-		}
+		return validString(b, i)
 	case 't':
 		return lit(b, i, "true")
 	case 'f':
@@ -209,11 +271,14 @@ func isHex(c byte) bool {
 	return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// str validates the string starting at b[i] == '"'.
-func (v *validator) str(i int) (int, bool) {
-	b := v.b
+// validString validates the string starting at b[i] == '"'.
+func validString(b []byte, i int) (int, bool) {
 	i++
 	for {
+		// Eight bytes at a time while none needs attention.
+		for len(b)-i >= 8 && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strClass[b[i]] == clsPlain {
 			i++
 		}
@@ -243,6 +308,15 @@ func (v *validator) str(i int) (int, bool) {
 			return i, false
 		}
 	}
+}
+
+// special8 reports whether any of the eight bytes in x is '"', '\\' or a
+// control character (< 0x20).
+func special8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	e := x ^ (lo * '\\')
+	return ((q-lo)&^q|(e-lo)&^e|(x-lo*0x20)&^x)&hi != 0
 }
 
 // The functions below assume already validated JSON.
@@ -305,12 +379,17 @@ func skipValue(b []byte, i int) int {
 // iter walks the members of a validated JSON object or the elements of a
 // validated JSON array, handing out raw value bytes without decoding them.
 type iter struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	ix *index
 }
 
 // members returns an iterator over raw, which must be an object (or array).
+// Without an index large values are rescanned; see indexed.
 func members(raw []byte) iter { return iter{b: raw, i: 1} }
+
+// indexed returns an iterator over raw that skips large values via ix.
+func indexed(raw []byte, ix *index) iter { return iter{b: raw, i: 1, ix: ix} }
 
 // next returns the next member. For arrays key is nil. Keys are returned
 // unquoted; a key containing escapes is decoded (a rare allocation).
@@ -338,7 +417,13 @@ func (it *iter) next() (key, val []byte, ok bool) {
 		i = skipWS(b, e)
 		i = skipWS(b, i+1) // ':'
 	}
-	e := skipValue(b, i)
+	e := -1
+	if c := b[i]; c == '{' || c == '[' {
+		e = it.ix.end(b, i)
+	}
+	if e < 0 {
+		e = skipValue(b, i)
+	}
 	it.i = e
 	return key, b[i:e], true
 }
@@ -370,7 +455,9 @@ func unquote(raw []byte) string {
 		return string(in)
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	// Clone so that raw (a view of the body) does not escape through the
+	// decoder's interface: that would move every iterator to the heap.
+	if err := json.Unmarshal(bytes.Clone(raw), &s); err != nil {
 		return string(in)
 	}
 	return s

@@ -1,11 +1,19 @@
 package toopenai
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/rs/zerolog"
+)
 
 // appendTools writes tools, tool_choice and parallel_tool_calls. Server
 // tools (a type other than "custom" and no input_schema) are dropped with a
 // debug log; when no tool remains, none of the three fields is sent.
-func (t *translator) appendTools(dst, tools, choice []byte) ([]byte, error) {
+//
+// The logger is a parameter rather than a translator field: zerolog's event
+// API leaks its receiver, which would move the translator's stack-held
+// index to the heap.
+func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger) ([]byte, error) {
 	if tools == nil || string(tools) == "null" {
 		return dst, nil
 	}
@@ -15,13 +23,13 @@ func (t *translator) appendTools(dst, tools, choice []byte) ([]byte, error) {
 	mark := len(dst)
 	dst = append(dst, `,"tools":[`...)
 	n, idx := 0, 0
-	it := members(tools)
+	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if !isObject(v) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx), Message: "must be an object"}
 		}
 		var name, desc, schema, typ []byte
-		ti := members(v)
+		ti := indexed(v, t.ix)
 		for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
 			switch string(k) {
 			case "name":
@@ -39,8 +47,8 @@ func (t *translator) appendTools(dst, tools, choice []byte) ([]byte, error) {
 		}
 		idx++
 		if schema == nil && typ != nil && !strEq(typ, "custom") {
-			if t.log != nil {
-				t.log.Debug().Str("tool", unquote(name)).Str("type", unquote(typ)).Msg("dropped server tool")
+			if log != nil {
+				log.Debug().Str("tool", unquote(name)).Str("type", unquote(typ)).Msg("dropped server tool")
 			}
 			continue
 		}

@@ -58,7 +58,7 @@ type request struct {
 
 // translator carries per-request state through the translation.
 type translator struct {
-	log       *zerolog.Logger
+	ix        *index
 	replay    bool
 	reasoning bool   // upstream is a reasoning model
 	sysRole   string // "system" or "developer"
@@ -81,16 +81,19 @@ type translator struct {
 //   - metadata.user_id longer than 64 bytes is sent as its SHA-256 (hex).
 func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 	var info Info
-	if err := validate(body); err != nil {
+	var spanBuf [256]span
+	spans, err := validate(body, spanBuf[:0])
+	if err != nil {
 		return dst, info, err
 	}
+	ix := index{spans: spans, capBody: cap(body)}
 	start := skipWS(body, 0)
 	raw := body[start:skipValue(body, start)]
 	if !isObject(raw) {
 		return dst, info, &RequestError{Field: "body", Message: "must be a JSON object"}
 	}
 	var r request
-	it := members(raw)
+	it := indexed(raw, &ix)
 	for k, v, ok := it.next(); ok; k, v, ok = it.next() {
 		switch string(k) {
 		case "model":
@@ -136,17 +139,18 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 	case r.maxTokens == nil:
 		return dst, info, &RequestError{Field: "max_tokens", Message: "field required"}
 	}
-	maxTokens, err := strconv.ParseInt(string(r.maxTokens), 10, 32)
-	if err != nil || maxTokens <= 0 {
+	maxTokens, perr := strconv.ParseInt(string(r.maxTokens), 10, 32)
+	if perr != nil || maxTokens <= 0 {
 		return dst, info, &RequestError{Field: "max_tokens", Message: "must be a positive integer"}
 	}
 
 	var models *Models
-	t := translator{sysRole: "system"}
+	var log *zerolog.Logger
+	t := translator{sysRole: "system", ix: &ix}
 	if o != nil {
 		models = o.Models
 		t.replay = o.ReasoningReplay
-		t.log = &o.Logger
+		log = &o.Logger
 	}
 	info.Model = unquote(r.model)
 	info.UpstreamModel = models.Resolve(info.Model)
@@ -183,7 +187,7 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 
-	if dst, err = t.appendTools(dst, r.tools, r.toolChoice); err != nil {
+	if dst, err = t.appendTools(dst, r.tools, r.toolChoice, log); err != nil {
 		return dst[:mark], info, err
 	}
 
