@@ -1,9 +1,9 @@
 package metrics
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,7 +104,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRequests, float64(v.count),
 			routeNames[v.key.route], statusName(int(v.key.status)),
 			m.models.names[v.key.requested], m.models.names[v.key.resolved],
-			fmt.Sprint(v.key.stream))
+			strconv.FormatBool(v.key.stream))
 	}
 	gauge(descInFlight, float64(m.inFlight.Load()))
 	gauge(descOpenStreams, float64(m.openStreams.Load()))
