@@ -34,6 +34,11 @@ type Sample struct {
 	// FirstEvent is from the start to the end of the first SSE event
 	// (0 when the response was not an event stream).
 	FirstEvent time.Duration
+	// FirstToken is from the start to the first read that carries a
+	// "delta" (an OpenAI chunk's delta or an Anthropic content_block_delta):
+	// time to first token, comparable between direct and through-proxy
+	// streams whatever preamble events the proxy sends first.
+	FirstToken time.Duration
 	// Events counts SSE events (blank-line terminated blocks).
 	Events int
 	// Bytes is the response body size.
@@ -120,6 +125,9 @@ func (c *Client) Do(r *Request, start time.Time, buf []byte, onGap gapRecorder, 
 	var sc eventScanner
 	var last time.Time
 	note := func(p []byte) {
+		if sse && s.FirstToken == 0 && bytes.Contains(p, deltaWord) {
+			s.FirstToken = time.Since(start)
+		}
 		n := sc.scan(p)
 		if n == 0 || !sse {
 			return
@@ -158,6 +166,8 @@ func (c *Client) Do(r *Request, start time.Time, buf []byte, onGap gapRecorder, 
 	}
 	return s, nil
 }
+
+var deltaWord = []byte("delta")
 
 // eventScanner counts blank-line event terminators ("\n\n" or "\r\n\r\n")
 // across read boundaries.

@@ -32,7 +32,7 @@ func upstream(t *testing.T, hits *atomic.Int64) *httptest.Server {
 		case "/sse":
 			w.Header().Set("Content-Type", "text/event-stream")
 			for i := range 5 {
-				fmt.Fprintf(w, "event: e\r\ndata: {\"i\":%d,\"n\":%d}\r\n\r\n", i, len(body))
+				fmt.Fprintf(w, "event: e\r\ndata: {\"delta\":%d,\"n\":%d}\r\n\r\n", i, len(body))
 				w.(http.Flusher).Flush()
 			}
 		case "/json":
@@ -60,8 +60,9 @@ func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
 	if res.Requests != 40 || res.Errors != 0 || hits.Load() != 40 {
 		t.Fatalf("requests=%d errors=%d (%s) hits=%d; want 40, 0, 40", res.Requests, res.Errors, res.FirstError, hits.Load())
 	}
-	if res.Events != 200 || res.FirstEvent.N != 40 || res.Gap.N != 160 {
-		t.Fatalf("events=%d firstEvent.N=%d gaps=%d; want 200, 40, 160", res.Events, res.FirstEvent.N, res.Gap.N)
+	if res.Events != 200 || res.FirstEvent.N != 40 || res.FirstToken.N != 40 || res.Gap.N != 160 {
+		t.Fatalf("events=%d firstEvent.N=%d firstToken.N=%d gaps=%d; want 200, 40, 40, 160",
+			res.Events, res.FirstEvent.N, res.FirstToken.N, res.Gap.N)
 	}
 	if p.Done.Load() != 40 || p.Open.Load() != 0 {
 		t.Fatalf("progress done=%d open=%d; want 40, 0", p.Done.Load(), p.Open.Load())

@@ -20,9 +20,9 @@ type Result struct {
 	FirstError string
 	// Elapsed is the measured wall time.
 	Elapsed time.Duration
-	// Latency, FirstEvent and Gap summarise the samples (Gap: time between
-	// consecutive SSE events inside a response).
-	Latency, FirstEvent, Gap Summary
+	// Latency, FirstEvent, FirstToken and Gap summarise the samples (Gap:
+	// time between consecutive SSE events inside a response).
+	Latency, FirstEvent, FirstToken, Gap Summary
 	// Events is the total SSE events received.
 	Events int64
 }
@@ -68,11 +68,11 @@ type Progress struct {
 
 // collector gathers samples from many workers.
 type collector struct {
-	mu               sync.Mutex
-	lat, first, gap  []time.Duration
-	events, errs, ok int64
-	firstErr         string
-	progress         *Progress
+	mu                   sync.Mutex
+	lat, first, tok, gap []time.Duration
+	events, errs, ok     int64
+	firstErr             string
+	progress             *Progress
 }
 
 func (c *collector) add(s Sample, gaps []time.Duration, err error) {
@@ -95,6 +95,9 @@ func (c *collector) add(s Sample, gaps []time.Duration, err error) {
 		if s.Events > 0 {
 			c.first = append(c.first, s.FirstEvent)
 		}
+		if s.FirstToken > 0 {
+			c.tok = append(c.tok, s.FirstToken)
+		}
 	}
 	if len(c.gap) < maxSamples {
 		c.gap = append(c.gap, gaps...)
@@ -106,7 +109,7 @@ func (c *collector) add(s Sample, gaps []time.Duration, err error) {
 
 func (c *collector) result(elapsed time.Duration) Result {
 	return Result{Requests: c.ok, Errors: c.errs, FirstError: c.firstErr, Elapsed: elapsed,
-		Latency: Summarize(c.lat), FirstEvent: Summarize(c.first), Gap: Summarize(c.gap), Events: c.events}
+		Latency: Summarize(c.lat), FirstEvent: Summarize(c.first), FirstToken: Summarize(c.tok), Gap: Summarize(c.gap), Events: c.events}
 }
 
 // Closed configures a closed-loop run: Concurrency workers each send a
@@ -117,8 +120,6 @@ type Closed struct {
 	// number of requests. At least one must be set.
 	Duration time.Duration
 	Requests int64
-	// Warmup runs the same load unmeasured before the window.
-	Warmup time.Duration
 	// Gaps records inter-event gaps (costs a little client CPU).
 	Gaps bool
 	// Progress, if non-nil, is updated as requests complete.
@@ -132,9 +133,6 @@ func RunClosed(ctx context.Context, c *Client, req *Request, o Closed) Result {
 	}
 	if o.Duration <= 0 && o.Requests <= 0 {
 		o.Requests = 1
-	}
-	if o.Warmup > 0 {
-		RunClosed(ctx, c, req, Closed{Concurrency: o.Concurrency, Duration: o.Warmup})
 	}
 	col := &collector{progress: o.Progress}
 	var issued atomic.Int64

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/bench/load"
+	"github.com/ccproxy/ccproxy/bench/report"
+)
+
+// harness is the state of one ccbench run.
+type harness struct {
+	o          options
+	root, tmp  string
+	bin        string
+	logLevel   string
+	ups        *upstreams
+	fixture    []byte
+	translated []byte
+	rep        *report.Report
+	prog       *progressLine
+	scen       map[string]bool
+	// results per configuration name, used for overhead and targets.
+	res map[string]*configResult
+}
+
+// configResult keeps what later computations (overhead vs direct,
+// targets) need.
+type configResult struct {
+	cfg                  benchConfig
+	w2Seq, w1Seq         load.Summary
+	w2RPS, w1RPS         float64
+	w2CPU, w1CPU         float64 // µs per request
+	openStreamsRSS       float64 // MB
+	profileW2, profileW1 bool
+	proc                 *proxyProc
+	up                   *fakeupstream.Server
+	work                 workloads
+}
+
+func run(ctx context.Context, o options, args []string) error {
+	started := time.Now()
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cfgs, err := selectConfigs(o.configs)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ccbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	h := &harness{o: o, root: root, tmp: tmp, logLevel: o.logLevel, prog: newProgressLine(os.Stderr),
+		scen: map[string]bool{}, res: map[string]*configResult{}}
+	for s := range strings.SplitSeq(o.scenarios, ",") {
+		h.scen[strings.TrimSpace(s)] = true
+	}
+	if h.fixture, err = os.ReadFile(filepath.Join(root, o.fixture)); err != nil {
+		return fmt.Errorf("read fixture: %w", err)
+	}
+	h.rep = &report.Report{Meta: machineMeta(root, o, args)}
+	for _, c := range cfgs {
+		h.rep.Configs = append(h.rep.Configs, report.Config{Name: c.Name, Description: c.Description})
+	}
+	h.prog.Printf("ccbench: %d CPUs, %s; configurations %s; scenarios %s\n", runtime.NumCPU(), runtime.Version(), o.configs, o.scenarios)
+
+	h.bin = o.bin
+	if h.bin == "" {
+		h.prog.Printf("building ./cmd/ccproxy ...\n")
+		if h.bin, err = buildProxy(ctx, root, tmp, o.tags); err != nil {
+			return err
+		}
+	}
+	if h.ups, err = startUpstreams(cfgs, tmp, fakeupstream.Options{Chunks: o.chunks}); err != nil {
+		return err
+	}
+	defer h.ups.Close()
+	if h.translated, err = captureTranslation(ctx, h, h.fixture); err != nil {
+		return fmt.Errorf("capture W2 translation: %w", err)
+	}
+	h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("W2 = `%s` (%d bytes, stream:true) on /v1/messages; direct sends its translation (%d bytes) to the upstream. "+
+		"W1 = a %d-byte OpenAI chat request (non-streaming) on the passthrough route /v1/chat/completions. Upstream streams %d chunks.",
+		filepath.Base(o.fixture), len(h.fixture), len(h.translated), len(w1Body), o.chunks))
+
+	for i, c := range runOrder(cfgs) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.prog.Printf("[%d/%d] %s: %s\n", i+1, len(cfgs), c.Name, c.Description)
+		if err := h.runConfig(ctx, c); err != nil {
+			h.prog.Printf("  %s: %v (skipped)\n", c.Name, err)
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: not measured: %v", c.Name, firstLine(err.Error())))
+		}
+	}
+	h.derive()
+	h.rep.Meta.Seconds = time.Since(started).Seconds()
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	if err := h.rep.WriteFiles(out); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Print(h.rep.Markdown())
+	h.prog.Printf("\nwrote %s/{report.md,report.json,chart.svg} in %.0fs\n", out, time.Since(started).Seconds())
+	return nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// machineMeta describes the machine for the report header.
+func machineMeta(root string, o options, args []string) report.Meta {
+	m := report.Meta{
+		Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Mode: "make bench (quick)",
+		Args: strings.TrimSpace("go run ./bench/cmd/ccbench " + strings.Join(args, " ")),
+	}
+	if o.full {
+		m.Mode = "make bench-full"
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(out))
+	}
+	return m
+}

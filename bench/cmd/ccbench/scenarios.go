@@ -1,0 +1,419 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/bench/load"
+	"github.com/ccproxy/ccproxy/bench/netem"
+	"github.com/ccproxy/ccproxy/bench/report"
+)
+
+// allScenarios in run order.
+var allScenarios = []string{"latency", "burst", "stream", "w2", "w1", "open", "rtt", "memory"}
+
+func isScenario(s string) bool { return slices.Contains(allScenarios, s) }
+
+// Targets of the issue (2-core machine, fake upstream).
+const (
+	targetW2Ratio    = 0.5
+	targetW2CPU      = 300 // µs per request
+	targetW1Ratio    = 0.35
+	targetW1CPU      = 80
+	targetAddedP50   = 300 // µs at one connection
+	targetStreamsRSS = 64  // MB with 1,000 open streams
+)
+
+func ms(d time.Duration) float64  { return float64(d) / float64(time.Millisecond) }
+func usf(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func percentiles(s load.Summary) report.Percentiles {
+	return report.Percentiles{P50: usf(s.P50), P90: usf(s.P90), P99: usf(s.P99), P999: usf(s.P999), Max: usf(s.Max)}
+}
+
+// runOrder puts direct first: the through-proxy runs compare with it as
+// soon as they are measured (to decide whether to profile).
+func runOrder(cfgs []benchConfig) []benchConfig {
+	out := slices.Clone(cfgs)
+	slices.SortStableFunc(out, func(a, b benchConfig) int {
+		switch {
+		case a.Direct && !b.Direct:
+			return -1
+		case b.Direct && !a.Direct:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// runConfig measures every selected scenario for one configuration.
+func (h *harness) runConfig(ctx context.Context, c benchConfig) error {
+	up := h.ups.byProto[c.Upstream]
+	if up == nil {
+		return fmt.Errorf("no %s upstream", c.Upstream)
+	}
+	r := &configResult{cfg: c, up: up}
+	h.res[c.Name] = r
+	if c.Direct {
+		r.work = directWorkloads(up.URL, h.translated)
+	} else {
+		p, err := startProxy(ctx, h.bin, h.tmp, filepath.Join(h.tmp, c.Name+".log"),
+			h.ups.proxyEnv(c, up.URL+"/v1", h.logLevel), h.o.pprof)
+		if err != nil {
+			return err
+		}
+		defer p.Stop()
+		r.proc = p
+		r.work = proxyWorkloads(p.URL, h.fixture)
+	}
+	cl, err := load.NewClient(r.work.W2.URL, max(h.o.c1, h.o.c2, 10))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// One request of each kind first: a failing configuration stops here.
+	buf := make([]byte, 32<<10)
+	for _, w := range []*load.Request{r.work.W2, r.work.W1} {
+		if _, err := cl.Do(w, time.Now(), buf, nil, nil); err != nil {
+			return fmt.Errorf("first request: %w%s", err, h.logHint(r))
+		}
+	}
+	conns0 := up.Stats().ConnsAccepted
+
+	if h.scen["latency"] {
+		for _, wl := range []struct {
+			name string
+			req  *load.Request
+			dst  *load.Summary
+		}{{"W2", r.work.W2, &r.w2Seq}, {"W1", r.work.W1, &r.w1Seq}} {
+			load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: 1, Requests: 20}) // warm
+			res := h.track(c.Name, wl.name+" 1 conn", func(p *load.Progress) load.Result {
+				return load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: 1, Requests: int64(h.o.seq), Duration: 60 * time.Second, Progress: p})
+			})
+			h.noteErrors(c.Name, wl.name+" sequential", res)
+			*wl.dst = res.Latency
+			h.rep.Set(wl.name+" latency p50, 1 connection", "ms", true, 3, c.Name, ms(res.Latency.P50))
+			h.rep.Set(wl.name+" latency p99, 1 connection", "ms", true, 3, c.Name, ms(res.Latency.P99))
+			h.rep.SetDistribution(wl.name+", 1 connection, sequential", c.Name, percentiles(res.Latency))
+		}
+	}
+	if h.scen["burst"] {
+		rounds := 20
+		if h.o.full {
+			rounds = 100
+		}
+		load.Burst(ctx, cl, r.work.W2, 10, 1) // open the connections
+		wall, res := load.Burst(ctx, cl, r.work.W2, 10, rounds)
+		h.noteErrors(c.Name, "burst", res)
+		h.rep.Set("10 concurrent W2 requests, wall time (median)", "ms", true, 2, c.Name, ms(wall))
+		h.prog.Printf("  %-12s burst      10 concurrent W2: %.2f ms\n", c.Name, ms(wall))
+	}
+	if h.scen["stream"] {
+		h.streamScenario(ctx, c, r, cl)
+	}
+	for _, wl := range []struct {
+		scen, name string
+		req        *load.Request
+		conc       int
+		rps, cpu   *float64
+		ratio, lim float64
+	}{
+		{"w2", "W2", r.work.W2, h.o.c2, &r.w2RPS, &r.w2CPU, targetW2Ratio, targetW2CPU},
+		{"w1", "W1", r.work.W1, h.o.c1, &r.w1RPS, &r.w1CPU, targetW1Ratio, targetW1CPU},
+	} {
+		if !h.scen[wl.scen] {
+			continue
+		}
+		closed := load.Closed{Concurrency: wl.conc, Duration: h.o.duration}
+		load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: wl.conc, Duration: h.o.warmup})
+		cpu0 := r.cpu()
+		res := h.track(c.Name, fmt.Sprintf("%s %d conns", wl.name, wl.conc), func(p *load.Progress) load.Result {
+			closed.Progress = p
+			return load.RunClosed(ctx, cl, wl.req, closed)
+		})
+		cpu1 := r.cpu()
+		h.noteErrors(c.Name, wl.name+" throughput", res)
+		*wl.rps = res.RPS()
+		label := fmt.Sprintf("%s throughput, %d connections", wl.name, wl.conc)
+		h.rep.Set(label, "req/s", false, 0, c.Name, res.RPS())
+		h.rep.Set(fmt.Sprintf("%s latency p99, %d connections", wl.name, wl.conc), "ms", true, 2, c.Name, ms(res.Latency.P99))
+		h.rep.SetDistribution(fmt.Sprintf("%s, %d connections, closed loop", wl.name, wl.conc), c.Name, percentiles(res.Latency))
+		if r.proc != nil && res.Requests > 0 {
+			*wl.cpu = usf(cpu1-cpu0) / float64(res.Requests)
+			h.rep.Set(wl.name+" ccproxy CPU per request", "µs", true, 1, c.Name, *wl.cpu)
+		}
+		direct := h.direct()
+		if r.proc != nil && c.Targeted && h.o.pprof && direct != nil {
+			drps := map[string]float64{"W2": direct.w2RPS, "W1": direct.w1RPS}[wl.name]
+			if (drps > 0 && res.RPS()/drps < wl.ratio) || *wl.cpu > wl.lim {
+				h.profile(ctx, c, r, cl, wl.name, wl.req, wl.conc)
+			}
+		}
+	}
+	if r.proc != nil {
+		_, peak, err := r.proc.Memory()
+		if err == nil {
+			h.rep.Set("ccproxy peak RSS (before the open-streams run)", "MB", true, 1, c.Name, float64(peak)/(1<<20))
+		}
+	}
+	h.rep.Set("upstream connections opened (all runs above)", "", true, 0, c.Name, float64(up.Stats().ConnsAccepted-conns0))
+	if h.scen["open"] {
+		res := h.track(c.Name, fmt.Sprintf("W2 open loop %.0f/s", h.o.rate), func(p *load.Progress) load.Result {
+			return load.RunOpen(ctx, cl, r.work.W2, load.Open{Rate: h.o.rate, Duration: h.o.openDur, MaxInFlight: 512, Progress: p})
+		})
+		h.noteErrors(c.Name, "open loop", res)
+		h.rep.Set(fmt.Sprintf("W2 open loop %.0f req/s: latency p50", h.o.rate), "ms", true, 3, c.Name, ms(res.Latency.P50))
+		h.rep.Set(fmt.Sprintf("W2 open loop %.0f req/s: latency p99", h.o.rate), "ms", true, 3, c.Name, ms(res.Latency.P99))
+	}
+	if h.scen["rtt"] && h.o.rtt > 0 {
+		if err := h.rttScenario(ctx, c, r); err != nil {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: rtt scenario: %v", c.Name, firstLine(err.Error())))
+		}
+	}
+	if h.scen["memory"] && r.proc != nil {
+		if err := h.memoryScenario(ctx, c, r); err != nil {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: memory scenario: %v", c.Name, firstLine(err.Error())))
+		}
+	}
+	return nil
+}
+
+func (r *configResult) cpu() time.Duration {
+	if r.proc == nil {
+		return 0
+	}
+	d, _ := r.proc.CPU()
+	return d
+}
+
+func (h *harness) direct() *configResult {
+	for _, r := range h.res {
+		if r.cfg.Direct {
+			return r
+		}
+	}
+	return nil
+}
+
+func (h *harness) logHint(r *configResult) string {
+	if r.proc == nil {
+		return ""
+	}
+	return " (ccproxy log: " + r.proc.logTail() + ")"
+}
+
+func (h *harness) noteErrors(config, what string, res load.Result) {
+	if res.Errors > 0 {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: %s: %d of %d requests failed, first: %s",
+			config, what, res.Errors, res.Errors+res.Requests, firstLine(res.FirstError)))
+	}
+}
+
+// track runs fn while the progress line shows its live counters, then
+// prints a summary line.
+func (h *harness) track(config, label string, fn func(*load.Progress) load.Result) load.Result {
+	p := &load.Progress{}
+	stop := h.prog.Live(func(elapsed time.Duration) string {
+		d := p.Done.Load()
+		return fmt.Sprintf("  %-12s %-22s %7d req %5d err %9.0f req/s  %5.1fs", config, label, d, p.Errors.Load(),
+			float64(d)/max(elapsed.Seconds(), 1e-9), elapsed.Seconds())
+	})
+	res := fn(p)
+	stop()
+	h.prog.Printf("  %-12s %-22s %7d req %5d err %9.0f req/s  p50 %8.3f ms  p99 %8.3f ms\n", config, label,
+		res.Requests, res.Errors, res.RPS(), ms(res.Latency.P50), ms(res.Latency.P99))
+	return res
+}
+
+// profile reruns a throughput load while fetching a CPU profile of ccproxy.
+func (h *harness) profile(ctx context.Context, c benchConfig, r *configResult, cl *load.Client, name string, req *load.Request, conc int) {
+	rel := filepath.Join(h.o.out, fmt.Sprintf("%s-%s.pprof", c.Name, strings.ToLower(name)))
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(h.root, rel)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- r.proc.Profile(ctx, h.o.pprofSecs, path) }()
+	load.RunClosed(ctx, cl, req, load.Closed{Concurrency: conc, Duration: time.Duration(h.o.pprofSecs)*time.Second + 500*time.Millisecond})
+	if err := <-errc; err != nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: %s profile: %v", c.Name, name, err))
+		return
+	}
+	h.rep.Profiles = append(h.rep.Profiles, rel)
+	h.prog.Printf("  %-12s missed a %s target: CPU profile in %s\n", c.Name, name, rel)
+}
+
+// streamScenario measures time to first token and the gaps between events
+// with an upstream that takes ttft-delay to its first chunk and
+// chunk-interval between chunks.
+func (h *harness) streamScenario(ctx context.Context, c benchConfig, r *configResult, cl *load.Client) {
+	h.ups.SetOptions(func(o *fakeupstream.Options) {
+		o.FirstChunkDelay, o.ChunkInterval = h.o.ttftDelay, h.o.chunkEvery
+	})
+	defer h.ups.SetOptions(func(o *fakeupstream.Options) { o.FirstChunkDelay, o.ChunkInterval = 0, 0 })
+	n := int64(15)
+	if h.o.full {
+		n = 100
+	}
+	res := h.track(c.Name, "W2 paced stream", func(p *load.Progress) load.Result {
+		return load.RunClosed(ctx, cl, r.work.W2, load.Closed{Concurrency: 1, Requests: n, Gaps: true, Progress: p})
+	})
+	h.noteErrors(c.Name, "stream", res)
+	h.rep.Set(fmt.Sprintf("stream: time to first token p50 (upstream %v)", h.o.ttftDelay), "ms", true, 3, c.Name, ms(res.FirstToken.P50))
+	h.rep.Set(fmt.Sprintf("stream: gap between events p50 (upstream %v)", h.o.chunkEvery), "ms", true, 3, c.Name, ms(res.Gap.P50))
+	h.rep.Set(fmt.Sprintf("stream: gap between events p99 (upstream %v)", h.o.chunkEvery), "ms", true, 3, c.Name, ms(res.Gap.P99))
+}
+
+// rttScenario puts a delay relay between ccproxy (or, for direct, the load
+// client) and the upstream and measures one connection's latency and a
+// burst of 10, where connection reuse and HTTP/2 multiplexing pay off.
+func (h *harness) rttScenario(ctx context.Context, c benchConfig, r *configResult) error {
+	relay, err := netem.Start(netem.Options{Target: r.up.Addr(), RTT: h.o.rtt})
+	if err != nil {
+		return err
+	}
+	defer relay.Close()
+	scheme := "http"
+	if c.Upstream == fakeupstream.TLS {
+		scheme = "https"
+	}
+	relayBase := scheme + "://" + relay.Addr
+	var w workloads
+	if c.Direct {
+		w = directWorkloads(relayBase, h.translated)
+	} else {
+		p, err := startProxy(ctx, h.bin, h.tmp, filepath.Join(h.tmp, c.Name+"-rtt.log"),
+			h.ups.proxyEnv(c, relayBase+"/v1", h.logLevel), false)
+		if err != nil {
+			return err
+		}
+		defer p.Stop()
+		w = proxyWorkloads(p.URL, h.fixture)
+	}
+	cl, err := load.NewClient(w.W2.URL, 10)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	load.Burst(ctx, cl, w.W2, 10, 1) // warm the pools as a running proxy would be
+	label := fmt.Sprintf("RTT %v", h.o.rtt)
+	seq := h.track(c.Name, "W2 1 conn "+label, func(p *load.Progress) load.Result {
+		return load.RunClosed(ctx, cl, w.W2, load.Closed{Concurrency: 1, Requests: 10, Progress: p})
+	})
+	h.noteErrors(c.Name, "rtt sequential", seq)
+	wall, res := load.Burst(ctx, cl, w.W2, 10, 5)
+	h.noteErrors(c.Name, "rtt burst", res)
+	h.rep.Set("W2 latency p50, 1 connection, "+label, "ms", true, 1, c.Name, ms(seq.Latency.P50))
+	h.rep.Set("10 concurrent W2 requests, wall time, "+label, "ms", true, 1, c.Name, ms(wall))
+	h.rep.Set("upstream connections opened, "+label, "", true, 0, c.Name, float64(relay.Stats().Conns))
+	h.prog.Printf("  %-12s %-22s burst of 10: %.1f ms, %d upstream connections\n", c.Name, label, ms(wall), relay.Stats().Conns)
+	return nil
+}
+
+// memoryScenario holds o.streams W2 streams open at once (the upstream
+// paces 30 chunks 100 ms apart) and samples ccproxy's RSS early and late in
+// the streams' life.
+func (h *harness) memoryScenario(ctx context.Context, c benchConfig, r *configResult) error {
+	const chunks, every = 30, 100 * time.Millisecond
+	h.ups.SetOptions(func(o *fakeupstream.Options) { o.Chunks, o.ChunkInterval = chunks, every })
+	defer h.ups.SetOptions(func(o *fakeupstream.Options) { o.Chunks, o.ChunkInterval = h.o.chunks, 0 })
+	idle, _, err := r.proc.Memory()
+	if err != nil {
+		return err
+	}
+	n := h.o.streams
+	cl, err := load.NewClient(r.work.W2.URL, n)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	p := &load.Progress{}
+	done := make(chan load.Result, 1)
+	go func() {
+		done <- load.RunClosed(ctx, cl, r.work.W2, load.Closed{Concurrency: n, Requests: int64(n), Progress: p})
+	}()
+	var early, late, peak int64
+	openAtEarly := int64(0)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var res load.Result
+loop:
+	for {
+		select {
+		case res = <-done:
+			break loop
+		case <-tick.C:
+			open := p.Open.Load()
+			rss, _, err := r.proc.Memory()
+			if err != nil {
+				continue
+			}
+			peak = max(peak, rss)
+			if open >= int64(n)*95/100 {
+				if early == 0 {
+					early, openAtEarly = rss, open
+				}
+				late = rss
+			}
+		}
+	}
+	h.noteErrors(c.Name, "open streams", res)
+	if early == 0 {
+		return fmt.Errorf("never had %d%% of %d streams open at once (%d done, %d failed)", 95, n, res.Requests, res.Errors)
+	}
+	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+	h.rep.Set(fmt.Sprintf("ccproxy RSS with %d open streams (peak sample)", n), "MB", true, 1, c.Name, mb(peak))
+	h.rep.Set("memory per open stream ((peak - idle RSS) / streams)", "KB", true, 1, c.Name, float64(peak-idle)/1024/float64(n))
+	h.rep.Set(fmt.Sprintf("RSS change from chunk ~1 to chunk ~%d of the open streams", chunks), "MB", true, 1, c.Name, mb(late-early))
+	r.openStreamsRSS = mb(peak)
+	h.prog.Printf("  %-12s %d open streams: idle %.1f MB, early %.1f MB (%d open), late %.1f MB, peak %.1f MB\n",
+		c.Name, n, mb(idle), mb(early), openAtEarly, mb(late), mb(peak))
+	return nil
+}
+
+// derive adds the rows computed from several configurations (overhead
+// and ratios vs direct) and the target checks.
+func (h *harness) derive() {
+	d := h.direct()
+	for _, rc := range h.rep.Configs {
+		r := h.res[rc.Name]
+		if r == nil || r.cfg.Direct || d == nil {
+			continue
+		}
+		if r.w2Seq.N > 0 && d.w2Seq.N > 0 {
+			h.rep.Set("W2 added latency p50 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w2Seq.P50-d.w2Seq.P50))
+			h.rep.Set("W2 added latency p99 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w2Seq.P99-d.w2Seq.P99))
+		}
+		if r.w1Seq.N > 0 && d.w1Seq.N > 0 {
+			h.rep.Set("W1 added latency p50 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w1Seq.P50-d.w1Seq.P50))
+			h.rep.Set("W1 added latency p99 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w1Seq.P99-d.w1Seq.P99))
+		}
+		if r.w2RPS > 0 && d.w2RPS > 0 {
+			h.rep.Set("W2 throughput / direct", "x", false, 2, rc.Name, r.w2RPS/d.w2RPS)
+		}
+		if r.w1RPS > 0 && d.w1RPS > 0 {
+			h.rep.Set("W1 throughput / direct", "x", false, 2, rc.Name, r.w1RPS/d.w1RPS)
+		}
+		if !r.cfg.Targeted {
+			continue
+		}
+		add := func(name string, v, lim float64, atLeast bool, unit string, ok bool) {
+			if ok {
+				h.rep.Targets = append(h.rep.Targets, report.Target{Name: name, Config: rc.Name, Value: v, Limit: lim, AtLeast: atLeast, Unit: unit}.Check())
+			}
+		}
+		add(fmt.Sprintf("W2 req/s vs direct, %d conns", h.o.c2), r.w2RPS/d.w2RPS, targetW2Ratio, true, "x", r.w2RPS > 0 && d.w2RPS > 0)
+		add("W2 ccproxy CPU per request", r.w2CPU, targetW2CPU, false, "µs", r.w2CPU > 0)
+		add(fmt.Sprintf("W1 req/s vs direct, %d conns", h.o.c1), r.w1RPS/d.w1RPS, targetW1Ratio, true, "x", r.w1RPS > 0 && d.w1RPS > 0)
+		add("W1 ccproxy CPU per request", r.w1CPU, targetW1CPU, false, "µs", r.w1CPU > 0)
+		add("W2 added p50 latency, 1 conn", usf(r.w2Seq.P50-d.w2Seq.P50), targetAddedP50, false, "µs", r.w2Seq.N > 0 && d.w2Seq.N > 0)
+		add("W1 added p50 latency, 1 conn", usf(r.w1Seq.P50-d.w1Seq.P50), targetAddedP50, false, "µs", r.w1Seq.N > 0 && d.w1Seq.N > 0)
+		add(fmt.Sprintf("RSS with %d open streams", h.o.streams), r.openStreamsRSS, targetStreamsRSS, false, "MB", r.openStreamsRSS > 0)
+	}
+}
