@@ -1,0 +1,44 @@
+package nethttp
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// dialFunc wraps d so that every connection is counted (Created, Open) and
+// every Write on it runs under a WriteTimeout deadline.
+func (e *Engine) dialFunc(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		e.created.Add(1)
+		e.open.Add(1)
+		return &conn{Conn: nc, e: e, wt: e.cfg.WriteTimeout}, nil
+	}
+}
+
+// conn counts its own Close and puts a deadline on each Write.
+type conn struct {
+	net.Conn
+	e      *Engine
+	wt     time.Duration
+	closed atomic.Bool
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.wt)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *conn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.e.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
