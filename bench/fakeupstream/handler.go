@@ -19,6 +19,7 @@ const maxBody = 32 << 20
 type fixedHeaders struct {
 	json, sse, noCache, vary, noSniff []string
 	coding                            map[string][]string
+	done, malformed                   []byte // SSE events
 }
 
 func (h *fixedHeaders) init() {
@@ -27,6 +28,8 @@ func (h *fixedHeaders) init() {
 	h.noCache = []string{"no-cache"}
 	h.vary = []string{"Accept-Encoding"}
 	h.noSniff = []string{"nosniff"}
+	h.done = []byte("data: [DONE]\n\n")
+	h.malformed = []byte("data: {not json\n\n")
 	h.coding = map[string][]string{
 		"gzip": {"gzip"}, "deflate": {"deflate"}, "br": {"br"}, "zstd": {"zstd"},
 	}
@@ -231,9 +234,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	c := response{s: s, w: w, r: r, coding: chooseCoding(opts.Compression, r.Header.Get("Accept-Encoding"))}
 	if f, ok := w.(interface{ FlushError() error }); ok {
-		c.flushErr = f.FlushError
+		c.flushErr = f
 	} else if f, ok := w.(http.Flusher); ok {
-		c.flush = f.Flush
+		c.flush = f
 	}
 	if !hasFault {
 		fault = Fault{}

@@ -2,7 +2,6 @@ package fakeupstream
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -202,13 +201,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func mustContain(t *testing.T, b []byte, sub string) {
-	t.Helper()
-	if !bytes.Contains(b, []byte(sub)) {
-		t.Fatalf("%q not in %s", sub, b)
 	}
 }
 

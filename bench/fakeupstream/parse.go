@@ -92,16 +92,17 @@ func lastText(c gjson.Result) string {
 	if c.Type == gjson.String {
 		return c.Str
 	}
-	var s string
+	var last gjson.Result
 	if c.IsArray() {
 		c.ForEach(func(_, p gjson.Result) bool {
-			if t := p.Get("text"); t.Type == gjson.String && t.Str != "" {
-				s = t.Str
+			// keep the raw part: unescaping (which allocates) happens once
+			if t := p.Get("text"); t.Type == gjson.String && len(t.Raw) > 2 {
+				last = t
 			}
 			return true
 		})
 	}
-	return s
+	return last.Str
 }
 
 // firstText returns a string content, or the first text part of an array.

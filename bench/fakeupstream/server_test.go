@@ -294,7 +294,6 @@ func TestRecordingRing(t *testing.T) {
 	}
 }
 
-
 func TestHandlerEmbedded(t *testing.T) {
 	s, _ := start(t, Options{})
 	hs := newHTTPTestServer(s.Handler())

@@ -3,7 +3,6 @@ package fakeupstream
 import (
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -14,8 +13,8 @@ type response struct {
 	w        http.ResponseWriter
 	r        *http.Request
 	coding   string
-	flushErr func() error
-	flush    func()
+	flushErr interface{ FlushError() error }
+	flush    http.Flusher
 	c        compressor
 	dst      io.Writer
 	err      error
@@ -86,12 +85,12 @@ func (c *response) flushNow() bool {
 	}
 	switch {
 	case c.flushErr != nil:
-		if err := c.flushErr(); err != nil {
+		if err := c.flushErr.FlushError(); err != nil {
 			c.fail(err)
 			return false
 		}
 	case c.flush != nil:
-		c.flush()
+		c.flush.Flush()
 	}
 	return true
 }
@@ -143,7 +142,7 @@ func (c *response) stream(rep *reply, opts *Options, promptTokens int, f Fault) 
 				c.end(true)
 				return
 			case MalformedChunk:
-				if !c.write([]byte("data: {not json\n\n")) {
+				if !c.write(c.s.headers.malformed) {
 					return
 				}
 			case StreamError:
@@ -176,7 +175,7 @@ func (c *response) stream(rep *reply, opts *Options, promptTokens int, f Fault) 
 			return
 		}
 	}
-	if !c.wait(opts.ChunkInterval) || !c.write([]byte("data: [DONE]\n\n")) {
+	if !c.wait(opts.ChunkInterval) || !c.write(c.s.headers.done) {
 		return
 	}
 	c.end(true)
@@ -204,10 +203,8 @@ func (c *response) unary(rep *reply, promptTokens int, f Fault) {
 		b = appendError(nil, msg, "server_error", "", "")
 	}
 	c.setHeaders(c.s.headers.json)
-	partial := f.Kind == ResetMidStream || f.Kind == Truncate || f.Kind == Stall
-	if c.coding == "" && !partial {
-		c.w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
-	}
+	// No Content-Length: net/http adds it itself when the whole body is
+	// written before the handler returns (and setting it would allocate).
 	c.w.WriteHeader(http.StatusOK)
 	c.begin()
 	defer c.end(false)
