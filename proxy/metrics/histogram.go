@@ -61,11 +61,27 @@ type histogram struct {
 	maxNs  atomic.Int64
 	bounds []time.Duration // Prometheus upper bounds (inclusive)
 	prom   []atomic.Int64  // len(bounds)+1, non-cumulative; last is +Inf
+	// promStart[i] is the index of the first bound >= the lower edge of
+	// fine bucket i; observe walks on from there (at most one step for
+	// bounds at least 1/32 apart).
+	promStart [numBuckets]uint8
 	fine   [numBuckets]atomic.Int64
 }
 
 func newHistogram(bounds []time.Duration) *histogram {
-	return &histogram{bounds: bounds, prom: make([]atomic.Int64, len(bounds)+1)}
+	if len(bounds) > 255 {
+		panic("metrics: too many histogram bounds")
+	}
+	h := &histogram{bounds: bounds, prom: make([]atomic.Int64, len(bounds)+1)}
+	j := 0
+	for i := range h.promStart {
+		lo, _ := bucketRange(i)
+		for j < len(bounds) && bounds[j] < time.Duration(lo)*time.Microsecond {
+			j++
+		}
+		h.promStart[i] = uint8(j)
+	}
+	return h
 }
 
 // observe records d; negative durations count as zero.
@@ -80,18 +96,13 @@ func (h *histogram) observe(d time.Duration) {
 			break
 		}
 	}
-	h.fine[bucketOf(uint64(d/time.Microsecond))].Add(1)
-	// Binary search for the first bound >= d.
-	lo, hi := 0, len(h.bounds)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if h.bounds[mid] < d {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	fi := bucketOf(uint64(d / time.Microsecond))
+	h.fine[fi].Add(1)
+	j := int(h.promStart[fi])
+	for j < len(h.bounds) && h.bounds[j] < d {
+		j++
 	}
-	h.prom[lo].Add(1)
+	h.prom[j].Add(1)
 }
 
 // latencySnapshot is a point-in-time copy of a histogram's fine buckets,

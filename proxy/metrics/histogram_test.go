@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sort"
 	"testing"
 	"time"
 )
@@ -56,5 +57,29 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	if want := 5.005; sum < want-1e-9 || sum > want+1e-9 {
 		t.Errorf("sum = %v, want %v", sum, want)
+	}
+}
+
+// TestPromBucketExact checks that every duration lands in the Prometheus
+// bucket of the first bound >= it, including values on and next to bounds.
+func TestPromBucketExact(t *testing.T) {
+	for _, bounds := range [][]time.Duration{latencyBounds, overheadBounds} {
+		var ds []time.Duration
+		for _, b := range bounds {
+			ds = append(ds, b-time.Nanosecond, b, b+time.Nanosecond, b+time.Microsecond)
+		}
+		for d := time.Duration(0); d < 20*time.Minute; d = d*5/4 + 777 {
+			ds = append(ds, d)
+		}
+		for _, d := range ds {
+			h := newHistogram(bounds)
+			h.observe(d)
+			want := sort.Search(len(bounds), func(i int) bool { return bounds[i] >= d })
+			for j := range h.prom {
+				if got := h.prom[j].Load(); (j == want) != (got == 1) {
+					t.Fatalf("d=%v: bucket %d has %d, want the sample in bucket %d", d, j, got, want)
+				}
+			}
+		}
 	}
 }
