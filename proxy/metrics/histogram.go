@@ -65,7 +65,7 @@ type histogram struct {
 	// fine bucket i; observe walks on from there (at most one step for
 	// bounds at least 1/32 apart).
 	promStart [numBuckets]uint8
-	fine   [numBuckets]atomic.Int64
+	fine      [numBuckets]atomic.Int64
 }
 
 func newHistogram(bounds []time.Duration) *histogram {
