@@ -39,7 +39,7 @@ func NewCounter(maxEntries int) *Counter {
 // Results are cached by SHA-256 of encoding and body; errors are not cached.
 func (c *Counter) Count(body []byte, upstreamModel string) (int, error) {
 	enc := EncodingFor(upstreamModel)
-	key := keyFor(string(enc), body)
+	key := keyFor(enc, body)
 	if n, ok := c.cache.get(key); ok {
 		return n, nil
 	}
