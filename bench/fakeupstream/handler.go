@@ -241,6 +241,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	if !hasFault {
 		fault = Fault{}
 	}
+	fault.AfterChunks = max(fault.AfterChunks, 0)
 	promptTokens := max(len(body)/4, 1)
 	if req.stream {
 		c.stream(rep, opts, promptTokens, fault)

@@ -16,10 +16,10 @@ type request struct {
 	hasMessages  bool
 	stream       bool
 	includeUsage bool
-	reasoning    bool  // reasoning_effort present and not null
-	maxTokens    int64 // -1 when absent
-	lastRole     string
-	lastText     string // user: last text part; tool: first text
+	reasoning    bool   // reasoning_effort present and not null
+	maxTokens    int64  // -1 when absent
+	lastRole     string // "tool" when tool results follow the last assistant message
+	lastText     string // user: last text part; tool: first text of the tool result
 	tool         string // tool to call: "Bash" if offered, else the first tool; "" if none
 }
 
@@ -66,9 +66,19 @@ func parseMessages(v gjson.Result, req *request) {
 	if !v.IsArray() {
 		return
 	}
-	var last gjson.Result
+	// last is the last message; tool is the last tool message after the
+	// last assistant message (a proxy may put a user message with extra
+	// text after the tool results of one turn: that is still a tool-result
+	// turn, and answering it with another tool call would loop forever).
+	var last, tool gjson.Result
 	v.ForEach(func(_, m gjson.Result) bool {
 		last = m
+		switch m.Get("role").Str {
+		case "assistant":
+			tool = gjson.Result{}
+		case "tool":
+			tool = m
+		}
 		return true
 	})
 	if !last.Exists() {
@@ -76,6 +86,10 @@ func parseMessages(v gjson.Result, req *request) {
 	}
 	req.hasMessages = true
 	req.lastRole = last.Get("role").Str
+	if tool.Exists() {
+		req.lastRole = "tool"
+		last = tool
+	}
 	content := last.Get("content")
 	switch req.lastRole {
 	case "tool":

@@ -172,6 +172,22 @@ func TestToolCallPolicy(t *testing.T) {
 	if sum.content != ToolResultPrefix+"hello from the ccproxy demo upstream\n" || sum.finish != "stop" || sum.toolName != "" {
 		t.Fatalf("tool result reply %+v", sum)
 	}
+
+	// tool results followed by a user message of the same turn (extra text
+	// next to the tool_result): still a tool-result turn, not a new call
+	hist = strings.Replace(hist, `\n"}]}]}`, `\n"}]},{"role":"user","content":"<system-reminder>x</system-reminder>"}]}`, 1)
+	resp = post(t, nil, s, c, hist)
+	events, err = newSSE(resp.Body).all()
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum = summarize(t, events); !strings.HasPrefix(sum.content, ToolResultPrefix) || sum.toolName != "" {
+		t.Fatalf("tool result + user text reply %+v", sum)
+	}
+	if !strings.Contains(string(s.LastRequest().Body), "system-reminder") {
+		t.Fatal("the request was not the modified one")
+	}
 }
 
 func TestLengthAndReasoning(t *testing.T) {
