@@ -110,7 +110,8 @@ type Stats struct {
 	// Canceled counts handlers that saw the client go away (r.Context()
 	// done or a failed write) before they finished.
 	Canceled int64
-	// ConnsAccepted counts accepted TCP connections.
+	// ConnsAccepted counts TCP connections the server's own listener
+	// accepted (not those of a server that embeds Handler()).
 	ConnsAccepted int64
 	// ByProto counts requests by r.Proto ("HTTP/1.1", "HTTP/2.0").
 	ByProto map[string]int64
