@@ -38,16 +38,21 @@ const (
 
 // Meta describes the machine and the run.
 type Meta struct {
-	Date      string  `json:"date"`
-	GoVersion string  `json:"go_version"`
-	OS        string  `json:"os"`
-	Arch      string  `json:"arch"`
-	CPUs      int     `json:"cpus"`
-	CPUModel  string  `json:"cpu_model,omitempty"`
-	Mode      string  `json:"mode"`
-	Args      string  `json:"args"`
-	Commit    string  `json:"commit,omitempty"`
-	Seconds   float64 `json:"seconds"`
+	Date      string `json:"date"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	Mode      string `json:"mode"`
+	Args      string `json:"args"`
+	Commit    string `json:"commit,omitempty"`
+	// LoadBefore and LoadAfter are the 1-minute load averages when the
+	// run started and ended: other work on the machine skews every figure
+	// except CPU per request.
+	LoadBefore float64 `json:"load_before"`
+	LoadAfter  float64 `json:"load_after"`
+	Seconds    float64 `json:"seconds"`
 }
 
 // Config describes one compared configuration.

@@ -12,7 +12,7 @@ import (
 
 func sample() *Report {
 	r := &Report{
-		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench"},
+		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1},
 		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Direct}},
 	}
 	r.Set("W2 throughput", "req/s", false, 0, Baseline, 1000)
@@ -35,6 +35,7 @@ func TestMarkdownTableAndImprovement(t *testing.T) {
 	md := sample().Markdown()
 	for _, want := range []string{
 		"2 CPUs, linux/amd64, go1.26.8",
+		"at start / end: 3.50 / 1.00 — **the machine was busy",
 		"| metric | naive | nethttp-h1 | fasthttp | direct | improvement |",
 		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 9000 | 2.50x (fasthttp) |",
 		"| p50 latency (ms) | 2.000 | 0.500 | – | – | 4.00x (nethttp-h1) |",

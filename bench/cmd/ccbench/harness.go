@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,7 @@ func run(ctx context.Context, o options, args []string) error {
 	}
 	h.derive()
 	h.rep.Meta.Seconds = time.Since(started).Seconds()
+	h.rep.Meta.LoadAfter = loadAverage()
 	out := o.out
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
@@ -115,6 +117,20 @@ func run(ctx context.Context, o options, args []string) error {
 	fmt.Print(h.rep.Markdown())
 	h.prog.Printf("\nwrote %s/{report.md,report.json,chart.svg} in %.0fs\n", out, time.Since(started).Seconds())
 	return nil
+}
+
+// loadAverage is the 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 func firstLine(s string) string {
@@ -132,6 +148,7 @@ func machineMeta(root string, o options, args []string) report.Meta {
 	if o.full {
 		m.Mode = "make bench-full"
 	}
+	m.LoadBefore = loadAverage()
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

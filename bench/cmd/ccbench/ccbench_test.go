@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccproxy/ccproxy/bench/report"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// The command name may contain spaces and parentheses.
+	line := []byte("1234 (cc proxy) (x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 0 0")
+	got, err := parseStatCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3250 * time.Millisecond; got != want {
+		t.Fatalf("cpu = %v; want %v (325 ticks)", got, want)
+	}
+	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+		t.Fatal("no error for a malformed line")
+	}
+}
+
+func TestParseStatusMem(t *testing.T) {
+	status := "Name:\tccproxy\nVmPeak:\t 999 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\nThreads:\t8\n"
+	rss, peak, err := parseStatusMem([]byte(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss != 20<<20 || peak != 40<<20 {
+		t.Fatalf("rss=%d peak=%d; want 20 MiB, 40 MiB", rss, peak)
+	}
+	if _, _, err := parseStatusMem([]byte("Name: x\n")); err == nil {
+		t.Fatal("no error without VmRSS")
+	}
+}
+
+func TestOwnProcessStats(t *testing.T) {
+	p := &proxyProc{cmd: exec.Command("true")}
+	p.cmd.Process = &os.Process{Pid: os.Getpid()}
+	if _, err := p.CPU(); err != nil {
+		t.Fatal(err)
+	}
+	rss, peak, err := p.Memory()
+	if err != nil || rss <= 0 || peak < rss {
+		t.Fatalf("rss=%d peak=%d err=%v", rss, peak, err)
+	}
+}
+
+func TestSelectConfigsAndRunOrder(t *testing.T) {
+	cfgs, err := selectConfigs("naive, fasthttp,direct,naive,myengine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cfgs {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "naive,fasthttp,direct,myengine" {
+		t.Fatalf("configs = %s", got)
+	}
+	if env := strings.Join(cfgs[3].Env, " "); env != "ENGINE=myengine" || !cfgs[3].Targeted {
+		t.Fatalf("unknown name should run as an experimental engine: %+v", cfgs[3])
+	}
+	if env := strings.Join(cfgs[0].Env, " "); !strings.Contains(env, "MAX_KEEPALIVE_CONNECTIONS=2") || !strings.Contains(env, "HTTP2_ENABLED=false") {
+		t.Fatalf("naive env = %s", env)
+	}
+	if order := runOrder(cfgs); order[0].Name != "direct" || order[1].Name != "naive" {
+		t.Fatalf("direct must run first, then the given order: %v", order)
+	}
+	if _, err := selectConfigs(" , "); err == nil {
+		t.Fatal("empty selection accepted")
+	}
+}
+
+func TestParseFlagsDefaults(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.duration != 4*time.Second || o.seq != 300 || !strings.Contains(o.configs, "fasthttp") || strings.Contains(o.configs, "h2c") {
+		t.Fatalf("quick defaults: %+v", o)
+	}
+	o, err = parseFlags([]string{"-full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.duration != 15*time.Second || !strings.Contains(o.configs, "nethttp-h2c") {
+		t.Fatalf("full defaults: %+v", o)
+	}
+	if _, err := parseFlags([]string{"-scenarios", "w2,nope"}); err == nil {
+		t.Fatal("unknown scenario accepted")
+	}
+}
+
+// TestHarnessEndToEnd builds the real ccproxy and runs a tiny benchmark
+// (two configurations, two scenarios) through it, checking that the
+// report files are written and carry measurements for both.
+func TestHarnessEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs ccproxy")
+	}
+	out := t.TempDir()
+	o, err := parseFlags([]string{"-configs", "nethttp-h1,direct", "-scenarios", "latency,w1",
+		"-seq", "20", "-duration", "300ms", "-warmup", "100ms", "-c1", "4", "-pprof=false", "-out", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := run(ctx, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, m := range rep.Metrics {
+		for cfg, v := range m.Values {
+			if v != 0 {
+				found[m.Name+"/"+cfg] = true
+			}
+		}
+	}
+	for _, want := range []string{
+		"W2 latency p50, 1 connection/nethttp-h1", "W2 latency p50, 1 connection/direct",
+		"W1 throughput, 4 connections/nethttp-h1", "W1 throughput, 4 connections/direct",
+		"W1 ccproxy CPU per request/nethttp-h1", "W1 added latency p50 vs direct, 1 connection/nethttp-h1",
+	} {
+		if !found[want] {
+			t.Errorf("report lacks a value for %s", want)
+		}
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "failed") || strings.Contains(n, "not measured") {
+			t.Errorf("run had failures: %s", n)
+		}
+	}
+	for _, f := range []string{"report.md", "chart.svg"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
