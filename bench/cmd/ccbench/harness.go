@@ -35,15 +35,14 @@ type harness struct {
 // configResult keeps what later computations (overhead vs direct,
 // targets) need.
 type configResult struct {
-	cfg                  benchConfig
-	w2Seq, w1Seq         load.Summary
-	w2RPS, w1RPS         float64
-	w2CPU, w1CPU         float64 // µs per request
-	openStreamsRSS       float64 // MB
-	profileW2, profileW1 bool
-	proc                 *proxyProc
-	up                   *fakeupstream.Server
-	work                 workloads
+	cfg            benchConfig
+	w2Seq, w1Seq   load.Summary
+	w2RPS, w1RPS   float64
+	w2CPU, w1CPU   float64 // µs per request
+	openStreamsRSS float64 // MB
+	proc           *proxyProc
+	up             *fakeupstream.Server
+	work           workloads
 }
 
 func run(ctx context.Context, o options, args []string) error {
