@@ -77,7 +77,7 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 		for k, v := range req.Header {
 			h[k] = v
 		}
-		h["Accept-Encoding"] = []string{engine.AcceptEncoding}
+		h["Accept-Encoding"] = acceptEncoding
 		hreq.Header = h
 		decode = true
 	}
@@ -128,6 +128,9 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 	}
 	return out, nil
 }
+
+// acceptEncoding is shared by all requests; net/http only reads it.
+var acceptEncoding = []string{engine.AcceptEncoding}
 
 // hopByHop are the connection-level headers removed from responses.
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}

@@ -98,7 +98,7 @@ func (e *Engine) newTransport(h2c bool) *http.Transport {
 		DialContext:           e.dialFunc(dialer),
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		DisableCompression:    true,
-		MaxIdleConns:          cfg.MaxIdleConnsPerHost * 4,
+		MaxIdleConns:          0, // no total cap; MaxIdleConnsPerHost bounds each host
 		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
 		MaxConnsPerHost:       cfg.MaxConnsPerHost,
 		IdleConnTimeout:       cfg.IdleConnTimeout,
