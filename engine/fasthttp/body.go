@@ -1,0 +1,157 @@
+package fasthttp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fh "github.com/valyala/fasthttp"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+var errBodyClosed = errors.New("fasthttp: read on closed response body")
+
+// body owns one pooled connection from the moment it is acquired until the
+// response body is closed. Reads arm an idle deadline on the connection;
+// cancelling ctx closes the connection so a blocked Read returns. Close
+// returns the connection to the pool only after a complete, uninterrupted
+// body; anything else closes it.
+type body[C pooledConn] struct {
+	ops  *connOps[C]
+	h    *host
+	cc   C
+	conn net.Conn
+	ctx  context.Context
+	stop func() bool // stops the context watcher; nil if ctx cannot end
+	idle time.Duration
+
+	resp      *fh.Response
+	br        *bufio.Reader
+	stream    io.Reader
+	keepAlive bool
+
+	mu       sync.Mutex // serialises Read with the release in Close
+	err      error      // sticky read error
+	released bool
+
+	eof       atomic.Bool
+	closed    atomic.Bool
+	cancelled atomic.Bool
+}
+
+// interrupt runs when ctx ends: closing the connection unblocks any read or
+// write on it.
+func (b *body[C]) interrupt() {
+	b.cancelled.Store(true)
+	_ = b.conn.Close()
+}
+
+// fail releases the connection after an error before the body existed.
+func (b *body[C]) fail() {
+	if b.stop != nil {
+		b.stop()
+	}
+	b.h.active.Add(-1)
+	b.ops.discard(b.h.hc, b.cc)
+}
+
+// finish releases the connection when the response has no body.
+func (b *body[C]) finish(keepAlive bool) {
+	stopped := b.stop == nil || b.stop()
+	b.h.active.Add(-1)
+	if keepAlive && stopped {
+		b.ops.reuse(b.h.hc, b.cc)
+	} else {
+		b.ops.discard(b.h.hc, b.cc)
+	}
+}
+
+// Read reads the body. Errors: ctx's error when it was cancelled,
+// engine.ErrIdleTimeout when no byte came for IdleReadTimeout, and
+// io.ErrUnexpectedEOF when the body ends before its framing says.
+func (b *body[C]) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.released {
+		return 0, errBodyClosed
+	}
+	if b.eof.Load() {
+		return 0, io.EOF
+	}
+	_ = b.conn.SetReadDeadline(time.Now().Add(b.idle))
+	n, err := b.stream.Read(p)
+	if err == nil {
+		return n, nil
+	}
+	if err == io.EOF {
+		b.eof.Store(true)
+		return n, io.EOF
+	}
+	b.err = b.readError(err)
+	return n, b.err
+}
+
+func (b *body[C]) readError(err error) error {
+	if b.cancelled.Load() {
+		if cerr := b.ctx.Err(); cerr != nil {
+			return fmt.Errorf("fasthttp: read body: %w", cerr)
+		}
+	}
+	if b.closed.Load() {
+		return errBodyClosed
+	}
+	// A broken chunk (truncated or malformed chunk framing) means the body
+	// did not end the way its framing says. fasthttp's ErrBrokenChunk does
+	// not unwrap, so it is normalised here.
+	var bc fh.ErrBrokenChunk
+	if errors.As(err, &bc) {
+		return fmt.Errorf("fasthttp: read body: %w (%v)", io.ErrUnexpectedEOF, err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("fasthttp: read body: %w", io.ErrUnexpectedEOF)
+	}
+	if isTimeout(err) {
+		return fmt.Errorf("fasthttp: read body: %w: %w", engine.ErrIdleTimeout, err)
+	}
+	return fmt.Errorf("fasthttp: read body: %w", err)
+}
+
+// Close releases the response and its connection exactly once. A body that
+// was not read to EOF (or whose context ended) closes the connection; it is
+// never put back into the pool half-read. Close may run concurrently with a
+// blocked Read, which then returns an error.
+func (b *body[C]) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	stopped := b.stop == nil || b.stop()
+	reuse := b.keepAlive && stopped && b.eof.Load()
+	if !reuse {
+		_ = b.conn.Close() // unblocks a concurrent Read
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.released = true
+	b.stream = nil
+	_ = b.resp.CloseBodyStream()
+	b.h.hc.ReleaseReader(b.br)
+	fh.ReleaseResponse(b.resp)
+	b.resp, b.br = nil, nil
+	b.h.active.Add(-1)
+	if reuse {
+		b.ops.reuse(b.h.hc, b.cc)
+	} else {
+		b.ops.discard(b.h.hc, b.cc)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package fasthttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	fh "github.com/valyala/fasthttp"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// pooledConn is what HostClient.AcquireConn returns. Its concrete type is
+// unexported in fasthttp, so the code that holds one is generic over it and
+// gets the pool operations as method expressions (no per-request closures).
+type pooledConn interface {
+	Conn() net.Conn
+	LastUseTime() time.Time
+}
+
+// connOps are HostClient's connection-pool methods.
+type connOps[C pooledConn] struct {
+	acquire func(*fh.HostClient, time.Duration, bool) (C, error)
+	discard func(*fh.HostClient, C) // closes the connection
+	reuse   func(*fh.HostClient, C) // returns it to the idle pool
+}
+
+func newConnOps[C pooledConn](
+	acquire func(*fh.HostClient, time.Duration, bool) (C, error),
+	discard, reuse func(*fh.HostClient, C),
+) connOps[C] {
+	return connOps[C]{acquire: acquire, discard: discard, reuse: reuse}
+}
+
+// pool is immutable: it only names fasthttp's methods.
+var pool = newConnOps(
+	(*fh.HostClient).AcquireConn,
+	(*fh.HostClient).CloseConn,
+	(*fh.HostClient).ReleaseConn,
+)
+
+// roundTrip runs one exchange on a pooled connection: write the request,
+// read the head, hand the body stream to a body that owns the connection.
+func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine.Request) (*engine.Response, error) {
+	if h.active.Add(1) > int64(e.cfg.MaxConnsPerHost) {
+		h.waits.Add(1)
+	}
+	cc, err := o.acquire(h.hc, 0, false)
+	if err != nil {
+		h.active.Add(-1)
+		if errors.Is(err, fh.ErrNoFreeConns) || errors.Is(err, fh.ErrTimeout) {
+			return nil, fmt.Errorf("fasthttp: %w: %w", engine.ErrPoolTimeout, err)
+		}
+		if !errors.Is(err, engine.ErrDial) {
+			err = fmt.Errorf("fasthttp: dial: %w: %w", engine.ErrDial, err)
+		}
+		return nil, err
+	}
+	if !cc.LastUseTime().IsZero() {
+		h.reused.Add(1)
+	}
+
+	b := &body[C]{ops: &o, h: h, cc: cc, conn: cc.Conn(), ctx: ctx, idle: e.cfg.IdleReadTimeout}
+	if ctx.Done() != nil {
+		b.stop = context.AfterFunc(ctx, b.interrupt)
+	}
+
+	req := fh.AcquireRequest()
+	acceptEncoding := fillRequest(req, r)
+	keepAlive := !req.ConnectionClose()
+
+	// Write the request.
+	_ = b.conn.SetWriteDeadline(time.Now().Add(e.cfg.WriteTimeout))
+	bw := h.hc.AcquireWriter(b.conn)
+	err = req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	h.hc.ReleaseWriter(bw)
+	fh.ReleaseRequest(req) // drops the reference to r.Body
+	if err != nil {
+		b.fail()
+		return nil, classify(ctx, b.cancelled.Load(), engine.ErrWriteTimeout, "write request", err)
+	}
+
+	// Read the head. With StreamBody set, ReadLimitBody stops after the
+	// head and leaves the body to a stream over br.
+	resp := fh.AcquireResponse()
+	resp.StreamBody = true
+	resp.Header.SetNoDefaultContentType(true)
+	if r.Method == http.MethodHead {
+		resp.SkipBody = true
+	}
+	_ = b.conn.SetReadDeadline(time.Now().Add(e.cfg.ResponseHeaderTimeout))
+	br := h.hc.AcquireReader(b.conn)
+	if err = resp.ReadLimitBody(br, 0); err != nil {
+		h.hc.ReleaseReader(br)
+		fh.ReleaseResponse(resp)
+		b.fail()
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("upstream closed the connection before the response head: %w", io.ErrUnexpectedEOF)
+		}
+		return nil, classify(ctx, b.cancelled.Load(), engine.ErrHeaderTimeout, "read response head", err)
+	}
+	_ = b.conn.SetReadDeadline(time.Time{})
+
+	out := &engine.Response{
+		StatusCode: resp.StatusCode(),
+		Proto:      "HTTP/1.1",
+	}
+	coding := ""
+	if !acceptEncoding {
+		coding = string(resp.Header.ContentEncoding())
+	}
+	out.Header = responseHeader(&resp.Header, coding != "")
+
+	keepAlive = keepAlive && !resp.ConnectionClose() && resp.Header.ContentLength() != -2
+	stream := resp.BodyStream()
+	if stream == nil {
+		// No body (HEAD, 204, 304): the connection is free again.
+		h.hc.ReleaseReader(br)
+		fh.ReleaseResponse(resp)
+		b.finish(keepAlive)
+		out.Body = http.NoBody
+		return out, nil
+	}
+	b.resp, b.br, b.stream, b.keepAlive = resp, br, stream, keepAlive
+	out.Body = b
+	if coding != "" {
+		rc, name, ok := engine.NewDecoder(coding, b)
+		if ok {
+			out.Body, out.Decoded = rc, name
+		} else {
+			// Unknown coding: pass it through untouched, headers included.
+			out.Header = responseHeader(&resp.Header, false)
+		}
+	}
+	return out, nil
+}
