@@ -70,10 +70,16 @@ func parseMessages(v gjson.Result, req *request) {
 	// last assistant message (a proxy may put a user message with extra
 	// text after the tool results of one turn: that is still a tool-result
 	// turn, and answering it with another tool call would loop forever).
+	// System and developer messages in between (Claude Code sends one
+	// after its first user turn) do not change whose turn it is.
 	var last, tool gjson.Result
 	v.ForEach(func(_, m gjson.Result) bool {
+		role := m.Get("role").Str
+		if role == "system" || role == "developer" {
+			return true
+		}
 		last = m
-		switch m.Get("role").Str {
+		switch role {
 		case "assistant":
 			tool = gjson.Result{}
 		case "tool":

@@ -1,0 +1,63 @@
+# ccproxy — make run | make test | make bench (see README.md)
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+GO ?= go
+# Every build-tag combination that must compile and vet.
+TAGSETS := none fasthttp nofasthttp fasthttp,nofasthttp
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: all run build build-all test test-short vet tags lint fmt fuzz soak e2e-claude tools deps
+
+all: build
+
+## deps: download the Go modules (the Go toolchain itself must be installed).
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required: https://go.dev/dl (>= 1.26)"; exit 1; }
+	$(GO) mod download
+
+## run: start ccproxy (demo upstream when OPENAI_API_KEY is unset).
+run: deps
+	$(GO) run ./cmd/ccproxy
+
+## build: bin/ccproxy (default engine nethttp), plus the tag variants.
+build: deps
+	$(GO) build -o bin/ccproxy ./cmd/ccproxy
+
+build-all: build
+	$(GO) build -tags fasthttp -o bin/ccproxy-fasthttp ./cmd/ccproxy
+	$(GO) build -tags nofasthttp -o bin/ccproxy-nethttp-only ./cmd/ccproxy
+
+## tags: every tag combination builds and vets.
+tags:
+	@set -e; for t in $(TAGSETS); do \
+	  tt=$$t; [ "$$t" = none ] && tt=""; \
+	  echo "build+vet tags=[$$tt]"; \
+	  $(GO) build -tags "$$tt" ./... ; $(GO) vet -tags "$$tt" ./... ; \
+	done
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+## test: race tests of every package, every tag combination builds and vets.
+test: deps vet tags
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+test-short:
+	$(GO) test -count=1 ./...
+
+lint: vet
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	staticcheck ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg; \
+	  done; done
+
+-include bench/bench.mk

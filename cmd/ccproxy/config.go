@@ -1,0 +1,232 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpproxy"
+
+	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
+)
+
+// config is everything ccproxy reads from its environment.
+type config struct {
+	Host, Port     string
+	Engine         string
+	EngineSource   string // "env" or "default"
+	Demo           bool
+	LogLevel       string
+	LogFormat      string
+	PprofAddr      string
+	ShutdownGrace  time.Duration
+	AllowNoAuth    bool
+	EngineConfig   engine.Config
+	Proxy          proxy.Config
+	ModelsConfig   toopenai.ModelsConfig
+	CertFile       string
+	ProxyFromEnv   bool
+	UpstreamWarmup bool
+}
+
+// envReader reads typed values and collects every error, so one start-up
+// reports all bad variables at once.
+type envReader struct {
+	get  func(string) string
+	errs []error
+}
+
+func (e *envReader) str(k, def string) string {
+	if v := strings.TrimSpace(e.get(k)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) boolean(k string, def bool) bool {
+	v := strings.TrimSpace(e.get(k))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want true or false", k, v))
+		return def
+	}
+	return b
+}
+
+func (e *envReader) integer(k string, def int) int {
+	v := strings.TrimSpace(e.get(k))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a whole number >= 0", k, v))
+		return def
+	}
+	return n
+}
+
+// duration accepts seconds ("120", "0.5") or a Go duration ("2m", "500ms").
+func (e *envReader) duration(k string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(e.get(k))
+	if v == "" {
+		return def
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
+		return time.Duration(f * float64(time.Second))
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want seconds (e.g. 120) or a duration (e.g. 2m)", k, v))
+		return def
+	}
+	return d
+}
+
+// loadConfig reads the environment through get.
+func loadConfig(get func(string) string) (*config, error) {
+	e := &envReader{get: get}
+	c := &config{
+		Host:          e.str("HOST", "127.0.0.1"),
+		Port:          e.str("PORT", "11434"),
+		LogLevel:      e.str("LOG_LEVEL", "info"),
+		LogFormat:     strings.ToLower(e.str("LOG_FORMAT", "")),
+		PprofAddr:     e.str("PPROF_ADDR", ""),
+		ShutdownGrace: e.duration("SHUTDOWN_GRACE", 30*time.Second),
+		AllowNoAuth:   e.boolean("ALLOW_UNAUTHENTICATED", false),
+		CertFile:      e.str("SSL_CERT_FILE", ""),
+	}
+	c.Engine, c.EngineSource = e.str("ENGINE", ""), "env"
+	if c.Engine == "" {
+		c.Engine, c.EngineSource = defaultEngine, "default"
+	}
+
+	ec := engine.Config{
+		HTTP2:                 e.boolean("HTTP2_ENABLED", true),
+		H2C:                   e.boolean("UPSTREAM_H2C", false),
+		MaxIdleConnsPerHost:   e.integer("MAX_KEEPALIVE_CONNECTIONS", engine.DefaultMaxIdleConnsPerHost),
+		MaxConnsPerHost:       e.integer("MAX_CONNECTIONS", engine.DefaultMaxConnsPerHost),
+		IdleConnTimeout:       e.duration("KEEPALIVE_EXPIRY", engine.DefaultIdleConnTimeout),
+		DialTimeout:           e.duration("CONNECT_TIMEOUT", engine.DefaultDialTimeout),
+		ResponseHeaderTimeout: e.duration("READ_TIMEOUT", engine.DefaultResponseHeaderTimeout),
+		WriteTimeout:          e.duration("WRITE_TIMEOUT", engine.DefaultWriteTimeout),
+		PoolTimeout:           e.duration("POOL_TIMEOUT", engine.DefaultPoolTimeout),
+		PingInterval:          e.duration("HTTP2_PING_INTERVAL", engine.DefaultPingInterval),
+		PingTimeout:           e.duration("HTTP2_PING_TIMEOUT", engine.DefaultPingTimeout),
+	}
+	ec.IdleReadTimeout = e.duration("STREAM_IDLE_TIMEOUT", ec.ResponseHeaderTimeout)
+	if ec.H2C && !ec.HTTP2 {
+		e.errs = append(e.errs, errors.New("UPSTREAM_H2C=true needs HTTP2_ENABLED=true"))
+	}
+	if c.CertFile != "" {
+		pool, err := loadCA(c.CertFile)
+		if err != nil {
+			e.errs = append(e.errs, err)
+		}
+		ec.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	proxyEnv := httpproxy.FromEnvironment()
+	proxyEnv.HTTPProxy = e.str("HTTP_PROXY", e.str("http_proxy", ""))
+	proxyEnv.HTTPSProxy = e.str("HTTPS_PROXY", e.str("https_proxy", ""))
+	proxyEnv.NoProxy = e.str("NO_PROXY", e.str("no_proxy", ""))
+	if proxyEnv.HTTPProxy != "" || proxyEnv.HTTPSProxy != "" {
+		pf := proxyEnv.ProxyFunc()
+		ec.Proxy = func(u *url.URL) (*url.URL, error) { return pf(u) }
+		c.ProxyFromEnv = true
+	}
+	c.EngineConfig = ec
+
+	key := e.str("OPENAI_API_KEY", "")
+	base := e.str("OPENAI_BASE_URL", "")
+	c.Demo = e.boolean("DEMO", key == "" && base == "")
+	if base == "" {
+		base = "https://api.openai.com/v1"
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.errs = append(e.errs, fmt.Errorf("OPENAI_BASE_URL=%q: want an http:// or https:// URL", base))
+	}
+	var apiKeys []string
+	for _, k := range strings.Split(e.str("PROXY_API_KEY", ""), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			apiKeys = append(apiKeys, k)
+		}
+	}
+	c.ModelsConfig = toopenai.ModelsConfig{
+		Big:    e.str("BIG_MODEL_NAME", ""),
+		Middle: e.str("MIDDLE_MODEL_NAME", ""),
+		Small:  e.str("SMALL_MODEL_NAME", ""),
+		Map:    e.str("MODEL_MAP", ""),
+	}
+	for _, m := range strings.Split(e.str("REASONING_MODELS", ""), ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.ModelsConfig.ReasoningModels = append(c.ModelsConfig.ReasoningModels, m)
+		}
+	}
+	c.Proxy = proxy.Config{
+		UpstreamURL:            base,
+		UpstreamKey:            key,
+		ReasoningReplay:        e.boolean("REASONING_REPLAY", false),
+		PingInterval:           e.duration("PING_INTERVAL", 10*time.Second),
+		MaxRequestBytes:        int64(e.integer("MAX_REQUEST_BYTES", 32<<20)),
+		MaxStreamDuration:      e.duration("MAX_STREAM_SECONDS", 0),
+		DownstreamWriteTimeout: e.duration("CLIENT_WRITE_TIMEOUT", 30*time.Second),
+		MaxRetries:             e.integer("MAX_RETRIES", 2),
+		RetryBaseDelay:         e.duration("RETRY_BASE_DELAY", 500*time.Millisecond),
+		RetryMaxDelay:          e.duration("RETRY_MAX_DELAY", 8*time.Second),
+		RetryAfterCap:          e.duration("RETRY_AFTER_MAX", 20*time.Second),
+		BreakerThreshold:       e.integer("BREAKER_THRESHOLD", 5),
+		BreakerCooldown:        e.duration("BREAKER_COOLDOWN", 30*time.Second),
+		MaxConcurrent:          e.integer("MAX_CONCURRENT_REQUESTS", 0),
+		QueueTimeout:           e.duration("QUEUE_TIMEOUT", 2*time.Second),
+		APIKeys:                apiKeys,
+	}
+	if c.Proxy.MaxRetries == 0 {
+		c.Proxy.MaxRetries = -1 // explicit MAX_RETRIES=0: no retries
+	}
+	if c.Proxy.BreakerThreshold == 0 {
+		c.Proxy.BreakerThreshold = -1 // explicit 0: breaker off
+	}
+	if len(apiKeys) == 0 && !c.AllowNoAuth && !isLoopback(c.Host) {
+		e.errs = append(e.errs, fmt.Errorf("HOST=%s is not a loopback address and PROXY_API_KEY is not set: "+
+			"anyone who can reach this port could spend your upstream credits; set PROXY_API_KEY, "+
+			"or ALLOW_UNAUTHENTICATED=true if that is really what you want", c.Host))
+	}
+	return c, errors.Join(e.errs...)
+}
+
+// loadCA returns the system roots plus the PEM certificates in path.
+func loadCA(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("SSL_CERT_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("SSL_CERT_FILE=%s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// isLoopback reports whether host only listens on the loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

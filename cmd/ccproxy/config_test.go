@@ -1,0 +1,128 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "127.0.0.1" || c.Port != "11434" || !c.Demo || c.Engine != defaultEngine || c.EngineSource != "default" {
+		t.Fatalf("%+v", c)
+	}
+	ec := c.EngineConfig
+	if !ec.HTTP2 || ec.H2C || ec.MaxIdleConnsPerHost != 50 || ec.MaxConnsPerHost != 500 ||
+		ec.IdleConnTimeout != 120*time.Second || ec.DialTimeout != 10*time.Second ||
+		ec.ResponseHeaderTimeout != 180*time.Second || ec.IdleReadTimeout != 180*time.Second ||
+		ec.WriteTimeout != 30*time.Second || ec.PoolTimeout != 10*time.Second || ec.Proxy != nil {
+		t.Fatalf("engine config %+v", ec)
+	}
+	if c.Proxy.MaxRetries != 2 || c.Proxy.UpstreamURL != "https://api.openai.com/v1" || c.Proxy.PingInterval != 10*time.Second {
+		t.Fatalf("proxy config %+v", c.Proxy)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{
+		"ENGINE": "fasthttp", "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+		"HTTP2_ENABLED": "false", "MAX_KEEPALIVE_CONNECTIONS": "7", "MAX_CONNECTIONS": "9",
+		"KEEPALIVE_EXPIRY": "2m", "CONNECT_TIMEOUT": "1.5", "READ_TIMEOUT": "60", "STREAM_IDLE_TIMEOUT": "30s",
+		"MAX_RETRIES": "0", "HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "internal.example",
+		"PROXY_API_KEY": "a, b", "HOST": "0.0.0.0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := c.EngineConfig
+	if c.Engine != "fasthttp" || c.EngineSource != "env" || c.Demo || ec.HTTP2 || ec.MaxIdleConnsPerHost != 7 ||
+		ec.MaxConnsPerHost != 9 || ec.IdleConnTimeout != 2*time.Minute || ec.DialTimeout != 1500*time.Millisecond ||
+		ec.ResponseHeaderTimeout != time.Minute || ec.IdleReadTimeout != 30*time.Second {
+		t.Fatalf("%+v", ec)
+	}
+	if c.Proxy.MaxRetries >= 0 || len(c.Proxy.APIKeys) != 2 || c.Proxy.UpstreamKey != "sk-x" {
+		t.Fatalf("%+v", c.Proxy)
+	}
+	u, _ := urlParse("https://api.openai.com/v1/chat/completions")
+	p, err := ec.Proxy(u)
+	if err != nil || p == nil || p.Host != "127.0.0.1:3128" {
+		t.Fatalf("proxy for https target: %v %v", p, err)
+	}
+	u, _ = urlParse("https://internal.example/v1")
+	if p, _ := ec.Proxy(u); p != nil {
+		t.Fatalf("NO_PROXY not honoured: %v", p)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, err := loadConfig(env(map[string]string{
+		"MAX_CONNECTIONS": "lots", "KEEPALIVE_EXPIRY": "soon", "HTTP2_ENABLED": "maybe",
+		"OPENAI_BASE_URL": "ftp://x", "HOST": "0.0.0.0", "SSL_CERT_FILE": "/nonexistent/ca.pem",
+	}))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"MAX_CONNECTIONS", "KEEPALIVE_EXPIRY", "HTTP2_ENABLED", "OPENAI_BASE_URL", "PROXY_API_KEY", "SSL_CERT_FILE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+	// Explicitly allowed.
+	if _, err := loadConfig(env(map[string]string{"HOST": "0.0.0.0", "ALLOW_UNAUTHENTICATED": "true"})); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCustomCA(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a cert"), 0o600)
+	if _, err := loadConfig(env(map[string]string{"SSL_CERT_FILE": bad})); err == nil || !strings.Contains(err.Error(), "no PEM") {
+		t.Fatalf("want a PEM error, got %v", err)
+	}
+}
+
+func TestDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env")
+	os.WriteFile(p, []byte("# comment\nexport CCPROXY_T1=one\nCCPROXY_T2=\"two words\"\nCCPROXY_T3=three # note\nCCPROXY_T4=keep\n"), 0o600)
+	t.Setenv("CCPROXY_T4", "already")
+	for _, k := range []string{"CCPROXY_T1", "CCPROXY_T2", "CCPROXY_T3"} {
+		t.Setenv(k, "") // registers cleanup
+		os.Unsetenv(k)
+	}
+	if _, err := loadDotEnv(p); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"CCPROXY_T1": "one", "CCPROXY_T2": "two words", "CCPROXY_T3": "three", "CCPROXY_T4": "already"} {
+		if got := os.Getenv(k); got != want {
+			t.Errorf("%s=%q want %q", k, got, want)
+		}
+	}
+	if n, err := loadDotEnv(filepath.Join(dir, "missing")); n != 0 || err != nil {
+		t.Fatal("a missing .env is fine")
+	}
+	os.WriteFile(p, []byte("JUSTAWORD\n"), 0o600)
+	if _, err := loadDotEnv(p); err == nil {
+		t.Fatal("want a syntax error")
+	}
+}
+
+func TestEngineRegistryUnknown(t *testing.T) {
+	_, err := engine.New("bogus", engine.NewConfig())
+	if err == nil || !strings.Contains(err.Error(), "nethttp") {
+		t.Fatalf("want an error listing engines, got %v", err)
+	}
+}
+
+func urlParse(s string) (*url.URL, error) { return url.Parse(s) }

@@ -1,0 +1,6 @@
+//go:build fasthttp && !nofasthttp
+
+package main
+
+// defaultEngine is used when ENGINE is unset (-tags fasthttp).
+const defaultEngine = "fasthttp"

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary compiles ccproxy with the given tags into a temp dir.
+func buildBinary(t *testing.T, tags string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	out := filepath.Join(t.TempDir(), "ccproxy")
+	cmd := exec.Command("go", "build", "-tags", tags, "-o", out, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build -tags %q: %v", tags, err)
+	}
+	return out
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// cleanEnv is the environment minus anything that would change ccproxy's
+// behaviour in these tests.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "OPENAI_API_KEY", "OPENAI_BASE_URL", "ENGINE", "HOST", "PORT", "PROXY_API_KEY", "HTTPS_PROXY", "HTTP_PROXY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, append([]string{"ENV_FILE=/nonexistent/.env", "LOG_FORMAT=json"}, extra...)...)
+}
+
+func TestBogusEngineExits(t *testing.T) {
+	bin := buildBinary(t, "")
+	cmd := exec.Command(bin)
+	cmd.Env = cleanEnv("ENGINE=bogus", "PORT="+freePort(t))
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Fatalf("want a non-zero exit, got %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "bogus") || !strings.Contains(string(out), "fasthttp") || !strings.Contains(string(out), "nethttp") {
+		t.Fatalf("message should name the engines built in: %s", out)
+	}
+}
+
+func TestNoFasthttpBinary(t *testing.T) {
+	bin := buildBinary(t, "nofasthttp")
+	mods, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(mods, []byte("valyala/fasthttp")) {
+		t.Fatalf("-tags nofasthttp binary links fasthttp:\n%s", mods)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = cleanEnv("ENGINE=fasthttp", "PORT="+freePort(t))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "[nethttp]") {
+		t.Fatalf("want failure listing [nethttp]: %v %s", err, out)
+	}
+}
+
+// TestDemoModeEndToEnd runs the binary as a newcomer would (no key: demo
+// upstream), streams a message through it and stops it with SIGTERM.
+func TestDemoModeEndToEnd(t *testing.T) {
+	bin := buildBinary(t, "fasthttp")
+	port := freePort(t)
+	cmd := exec.Command(bin)
+	cmd.Env = cleanEnv("PORT=" + port)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := "http://127.0.0.1:" + port
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ccproxy did not come up: %s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	body := `{"model":"claude-sonnet-4-5","max_tokens":200,"stream":true,"messages":[{"role":"user","content":"hello demo"}]}`
+	resp, err := http.Post(base+"/v1/messages?beta=true", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "event: ") {
+			evs = append(evs, l[7:])
+		}
+	}
+	resp.Body.Close()
+	if len(evs) < 5 || evs[0] != "message_start" || evs[len(evs)-1] != "message_stop" {
+		t.Fatalf("events %v", evs)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no exit after SIGTERM")
+	}
+	l := logs.String()
+	for _, want := range []string{"DEMO MODE", `"engine":"fasthttp"`, `"source":"default"`, `"route":"messages"`, "stopped"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("log lacks %s:\n%s", want, l)
+		}
+	}
+}

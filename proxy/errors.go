@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// Anthropic error types (https://docs.anthropic.com/en/api/errors).
+const (
+	errInvalidRequest  = "invalid_request_error"
+	errAuthentication  = "authentication_error"
+	errPermission      = "permission_error"
+	errNotFound        = "not_found_error"
+	errRequestTooLarge = "request_too_large"
+	errRateLimit       = "rate_limit_error"
+	errAPI             = "api_error"
+	errOverloaded      = "overloaded_error"
+)
+
+// apiError is an error that reaches the client in Anthropic's envelope
+// {"type":"error","error":{"type":...,"message":...}} with Status.
+type apiError struct {
+	Status     int
+	Type       string
+	Message    string
+	RetryAfter string // passed on as Retry-After when set
+	// Upstream is set when the error came from an upstream response; Raw
+	// and RawStatus then hold that response's body and status.
+	Upstream  bool
+	Raw       []byte
+	RawStatus int
+}
+
+func (e *apiError) Error() string { return e.Type + ": " + e.Message }
+
+// appendErrorJSON appends Anthropic's error envelope.
+func appendErrorJSON(dst []byte, typ, msg string) []byte {
+	dst = append(dst, `{"type":"error","error":{"type":`...)
+	dst = strconv.AppendQuote(dst, typ)
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, msg)
+	return append(dst, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string. strconv.Quote is not JSON
+// (it emits \x escapes), so escape by hand.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
+
+// upstreamError maps a non-2xx upstream response to the error the client
+// sees. body is (a bounded prefix of) the upstream's response body.
+func upstreamError(status int, header http.Header, body []byte) *apiError {
+	msg := upstreamMessage(body)
+	e := &apiError{Status: status, Upstream: true, Raw: body, RawStatus: status}
+	switch {
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
+		e.Status, e.Type = http.StatusBadRequest, errInvalidRequest
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		// The client's own credentials were fine (ccproxy checked them or
+		// needs none); telling Claude Code "authentication_error" would make
+		// it ask its user to log in again. Say what really failed.
+		e.Status, e.Type = http.StatusBadGateway, errAPI
+		msg = "the upstream rejected ccproxy's credentials (HTTP " + strconv.Itoa(status) + "): check OPENAI_API_KEY; upstream said: " + msg
+	case status == http.StatusNotFound:
+		e.Type = errNotFound
+	case status == http.StatusRequestEntityTooLarge:
+		e.Type = errRequestTooLarge
+	case status == http.StatusTooManyRequests:
+		e.Type = errRateLimit
+		e.RetryAfter = header.Get("Retry-After")
+	case status == http.StatusServiceUnavailable || status == 529:
+		e.Status, e.Type = 529, errOverloaded
+		e.RetryAfter = header.Get("Retry-After")
+	case status == http.StatusRequestTimeout:
+		e.Status, e.Type = http.StatusGatewayTimeout, errAPI
+	case status == http.StatusInternalServerError || status == http.StatusBadGateway ||
+		status == http.StatusGatewayTimeout:
+		e.Type = errAPI
+	case status >= 500:
+		e.Status, e.Type = http.StatusBadGateway, errAPI
+	default:
+		// Other 4xx: the request was refused; keep the status.
+		e.Type = errInvalidRequest
+	}
+	e.Message = msg
+	return e
+}
+
+// upstreamMessage extracts a human message from an OpenAI-style error body.
+func upstreamMessage(body []byte) string {
+	if len(body) == 0 {
+		return "upstream returned no body"
+	}
+	if gjson.ValidBytes(body) {
+		r := gjson.GetBytes(body, "error.message")
+		if r.Exists() && r.String() != "" {
+			return r.String()
+		}
+		if r = gjson.GetBytes(body, "error"); r.Type == gjson.String {
+			return r.String()
+		}
+		if r = gjson.GetBytes(body, "message"); r.Type == gjson.String {
+			return r.String()
+		}
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 512 {
+		s = s[:512] + "…"
+	}
+	return s
+}
+
+// transportError maps an engine error (no response head) to a client error.
+func transportError(err error) *apiError {
+	switch {
+	case errors.Is(err, errCircuitOpen):
+		return &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
+			Message: "upstream is failing; ccproxy's circuit breaker is open", RetryAfter: "10"}
+	case errors.Is(err, engine.ErrPoolTimeout):
+		return &apiError{Status: 529, Type: errOverloaded,
+			Message: "no upstream connection became free in time", RetryAfter: "1"}
+	case engine.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return &apiError{Status: http.StatusGatewayTimeout, Type: errAPI,
+			Message: "upstream timed out: " + err.Error()}
+	default:
+		return &apiError{Status: http.StatusBadGateway, Type: errAPI,
+			Message: "upstream unreachable: " + err.Error()}
+	}
+}
+
+// writeError writes e in Anthropic's envelope.
+func writeError(w http.ResponseWriter, e *apiError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.RetryAfter != "" {
+		h.Set("Retry-After", e.RetryAfter)
+	}
+	w.WriteHeader(e.Status)
+	var buf [512]byte
+	w.Write(appendErrorJSON(buf[:0], e.Type, e.Message))
+}

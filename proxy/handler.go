@@ -1,0 +1,396 @@
+// Package proxy is ccproxy's HTTP edge: it accepts Anthropic Messages API
+// requests (and OpenAI-shaped ones to pass through), translates them, sends
+// them upstream through an engine.Engine, and translates the answers back.
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/metrics"
+	"github.com/ccproxy/ccproxy/proxy/tokens"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
+)
+
+// Config configures a Handler. Zero values mean the documented defaults.
+type Config struct {
+	Engine     engine.Engine
+	EngineName string
+	// UpstreamURL is the OpenAI-compatible base URL including its version
+	// path, e.g. "https://api.openai.com/v1".
+	UpstreamURL string
+	// UpstreamKey is sent upstream as "Authorization: Bearer". Never logged.
+	UpstreamKey string
+
+	Models          *toopenai.Models
+	ReasoningReplay bool
+
+	// PingInterval: a ping event is sent while the upstream is silent this
+	// long. Default 10 s.
+	PingInterval time.Duration
+	// MaxRequestBytes caps request bodies (413 beyond). Default 32 MiB.
+	MaxRequestBytes int64
+	// MaxStreamDuration, when > 0, ends a stream with an error event after
+	// that long.
+	MaxStreamDuration time.Duration
+	// DownstreamWriteTimeout bounds each write to a client (a client that
+	// stops reading is dropped). Default 30 s.
+	DownstreamWriteTimeout time.Duration
+
+	// MaxRetries retries (after the first try) with exponential backoff and
+	// full jitter from RetryBaseDelay up to RetryMaxDelay. Defaults 2,
+	// 500 ms, 8 s. RetryAfterCap: a longer Retry-After is passed to the
+	// client instead of waited for (default 20 s). MaxRetries < 0 disables.
+	MaxRetries     int
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+	RetryAfterCap  time.Duration
+
+	// BreakerThreshold consecutive upstream failures open the circuit for
+	// BreakerCooldown. Defaults 5 and 30 s; a negative threshold disables it.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+
+	// MaxConcurrent bounds requests in flight (0 = unlimited); a request
+	// waits up to QueueTimeout (default 2 s) for a slot, then gets 529.
+	MaxConcurrent int
+	QueueTimeout  time.Duration
+
+	// APIKeys, when non-empty, are the keys clients must present (x-api-key
+	// or Authorization: Bearer) on every route but /health.
+	APIKeys []string
+
+	// Tokens counts tokens for count_tokens; nil builds a default counter.
+	Tokens *tokens.Counter
+	// Metrics receives per-request figures; nil disables them.
+	Metrics *metrics.Metrics
+	Logger  zerolog.Logger
+	// Version is reported by /health.
+	Version string
+}
+
+// Handler is the ccproxy http.Handler.
+type Handler struct {
+	cfg      Config
+	engine   engine.Engine
+	chatURL  string
+	modelURL string
+	auth     string // "Bearer <key>"
+	keys     [][32]byte
+	retry    retryPolicy
+	breaker  *breaker
+	slots    chan struct{}
+	tokens   *tokens.Counter
+	metrics  *metrics.Metrics
+	log      zerolog.Logger
+	topts    toopenai.Options
+
+	bufs    sync.Pool // *[]byte
+	streams sync.Pool // *toanthropic.Stream
+	readers sync.Pool // *sse.Reader
+	reqSeq  atomic.Uint64
+	reqBase string
+	// stopCtx is cancelled by Stop: running streams end, new requests are
+	// refused.
+	stopCtx  context.Context
+	stopFunc context.CancelFunc
+}
+
+// Stop makes running streams end now with an error event and refuses new
+// requests. Call it when the shutdown grace period is over.
+func (h *Handler) Stop() { h.stopFunc() }
+
+// New validates cfg and builds a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("proxy: Config.Engine is nil")
+	}
+	if cfg.Models == nil {
+		return nil, errors.New("proxy: Config.Models is nil")
+	}
+	base := strings.TrimRight(cfg.UpstreamURL, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, errors.New("proxy: upstream URL must be http:// or https://")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.PingInterval, 10*time.Second)
+	def(&cfg.DownstreamWriteTimeout, 30*time.Second)
+	def(&cfg.RetryBaseDelay, 500*time.Millisecond)
+	def(&cfg.RetryMaxDelay, 8*time.Second)
+	def(&cfg.RetryAfterCap, 20*time.Second)
+	def(&cfg.BreakerCooldown, 30*time.Second)
+	def(&cfg.QueueTimeout, 2*time.Second)
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = 32 << 20
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 2
+	} else if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.BreakerThreshold == 0 {
+		cfg.BreakerThreshold = 5
+	}
+	h := &Handler{
+		cfg:      cfg,
+		engine:   cfg.Engine,
+		chatURL:  base + "/chat/completions",
+		modelURL: base + "/models",
+		auth:     "Bearer " + cfg.UpstreamKey,
+		retry: retryPolicy{Max: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay,
+			MaxDelay: cfg.RetryMaxDelay, RetryAfterCap: cfg.RetryAfterCap},
+		tokens:  cfg.Tokens,
+		metrics: cfg.Metrics,
+		log:     cfg.Logger,
+		reqBase: newRequestIDBase(),
+		topts:   toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
+	}
+	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
+	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
+		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
+		if h.metrics != nil {
+			h.metrics.SetBreakerState("upstream", s)
+		}
+	})
+	if cfg.MaxConcurrent > 0 {
+		h.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	if h.tokens == nil {
+		h.tokens = tokens.NewCounter(4096)
+	}
+	for _, k := range cfg.APIKeys {
+		if k = strings.TrimSpace(k); k != "" {
+			h.keys = append(h.keys, sha256.Sum256([]byte(k)))
+		}
+	}
+	return h, nil
+}
+
+// Routes.
+const (
+	routeMessages    = "messages"
+	routeCountTokens = "count_tokens"
+	routeChat        = "chat_completions"
+	routeModels      = "models"
+	routeHealth      = "health"
+	routeMetrics     = "metrics"
+	routeOther       = "other"
+)
+
+func routeOf(path string) string {
+	// A path prefix in the client's base URL is allowed
+	// (ANTHROPIC_BASE_URL=http://host/prefix), so match suffixes.
+	switch {
+	case strings.HasSuffix(path, "/v1/messages"):
+		return routeMessages
+	case strings.HasSuffix(path, "/v1/messages/count_tokens"):
+		return routeCountTokens
+	case strings.HasSuffix(path, "/v1/chat/completions"):
+		return routeChat
+	case strings.HasSuffix(path, "/v1/models"):
+		return routeModels
+	case path == "/health" || path == "/" || path == "/healthz":
+		return routeHealth
+	case path == "/v1/metrics" || path == "/metrics":
+		return routeMetrics
+	}
+	return routeOther
+}
+
+func allowedMethod(route string) string {
+	switch route {
+	case routeMessages, routeCountTokens, routeChat:
+		return http.MethodPost
+	default:
+		return http.MethodGet
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rs := reqState{start: time.Now(), route: routeOf(r.URL.Path)}
+	rs.id = h.requestID()
+	w.Header().Set("x-request-id", rs.id)
+	defer h.finish(&rs)
+
+	if rs.route == routeOther {
+		h.fail(w, &rs, &apiError{Status: http.StatusNotFound, Type: errNotFound,
+			Message: "no route for " + r.Method + " " + r.URL.Path})
+		return
+	}
+	if m := allowedMethod(rs.route); r.Method != m && !(m == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", m)
+		h.fail(w, &rs, &apiError{Status: http.StatusMethodNotAllowed, Type: errInvalidRequest,
+			Message: "method " + r.Method + " not allowed on " + r.URL.Path + "; use " + m})
+		return
+	}
+	if rs.route == routeHealth {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok","engine":`+strconv.Quote(h.cfg.EngineName)+`,"version":`+strconv.Quote(h.cfg.Version)+`}`)
+		return
+	}
+	if !h.authorized(r) {
+		h.fail(w, &rs, &apiError{Status: http.StatusUnauthorized, Type: errAuthentication,
+			Message: "invalid or missing API key: send the key configured in PROXY_API_KEY as x-api-key or Authorization: Bearer"})
+		return
+	}
+	if rs.route == routeMetrics {
+		h.serveMetrics(w, r)
+		return
+	}
+	if h.stopCtx.Err() != nil {
+		h.fail(w, &rs, &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
+			Message: errShuttingDown.Error(), RetryAfter: "1"})
+		return
+	}
+	if release, ok := h.acquire(r.Context()); !ok {
+		h.fail(w, &rs, &apiError{Status: 529, Type: errOverloaded,
+			Message: "ccproxy is at MAX_CONCURRENT_REQUESTS; try again shortly", RetryAfter: "1"})
+		return
+	} else {
+		defer release()
+	}
+	if h.metrics != nil {
+		defer h.metrics.RequestStarted()()
+	}
+	switch rs.route {
+	case routeMessages:
+		h.serveMessages(w, r, &rs)
+	case routeCountTokens:
+		h.serveCountTokens(w, r, &rs)
+	case routeChat:
+		h.servePassthrough(w, r, &rs, http.MethodPost, h.chatURL)
+	case routeModels:
+		h.servePassthrough(w, r, &rs, http.MethodGet, h.modelURL)
+	}
+}
+
+func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if h.metrics == nil {
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: errNotFound, Message: "metrics are disabled"})
+		return
+	}
+	if r.URL.Path == "/metrics" {
+		h.metrics.PrometheusHandler().ServeHTTP(w, r)
+		return
+	}
+	h.metrics.JSONHandler().ServeHTTP(w, r)
+}
+
+// authorized checks the client's key in constant time (hashing first, so
+// neither content nor length leaks through timing).
+func (h *Handler) authorized(r *http.Request) bool {
+	if len(h.keys) == 0 {
+		return true
+	}
+	key := r.Header.Get("x-api-key")
+	if key == "" {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			key = a[7:]
+		}
+	}
+	if key == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	ok := 0
+	for i := range h.keys {
+		ok |= subtle.ConstantTimeCompare(sum[:], h.keys[i][:])
+	}
+	return ok == 1
+}
+
+// acquire takes a concurrency slot, waiting up to QueueTimeout.
+func (h *Handler) acquire(ctx context.Context) (release func(), ok bool) {
+	if h.slots == nil {
+		return func() {}, true
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return h.releaseSlot, true
+	default:
+	}
+	t := time.NewTimer(h.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return h.releaseSlot, true
+	case <-t.C:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
+func (h *Handler) releaseSlot() { <-h.slots }
+
+// readBody reads the request body into a pooled buffer, enforcing
+// MaxRequestBytes.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, *apiError) {
+	if r.ContentLength > h.cfg.MaxRequestBytes {
+		return buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: errRequestTooLarge,
+			Message: "request body exceeds " + strconv.FormatInt(h.cfg.MaxRequestBytes, 10) + " bytes (MAX_REQUEST_BYTES)"}
+	}
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength+1 {
+		buf = make([]byte, 0, r.ContentLength+1)
+	}
+	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mb *http.MaxBytesError
+			if errors.As(err, &mb) {
+				return buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: errRequestTooLarge,
+					Message: "request body exceeds " + strconv.FormatInt(h.cfg.MaxRequestBytes, 10) + " bytes (MAX_REQUEST_BYTES)"}
+			}
+			return buf, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest,
+				Message: "reading request body: " + err.Error()}
+		}
+	}
+}
+
+// maxPooledBuf: larger buffers are dropped rather than pooled so a single
+// huge request does not pin memory.
+const maxPooledBuf = 1 << 20
+
+// getBuf returns a byte buffer from the handler's pool (request bodies,
+// translated bodies, event batches).
+func (h *Handler) getBuf() *[]byte {
+	if b, ok := h.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64<<10)
+	return &b
+}
+
+// putBuf returns b to the pool, keeping data's (possibly grown) storage.
+func (h *Handler) putBuf(b *[]byte, data []byte) {
+	if cap(data) > maxPooledBuf {
+		return
+	}
+	*b = data[:0]
+	h.bufs.Put(b)
+}

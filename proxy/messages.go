@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/toanthropic"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
+)
+
+// maxUnaryResponse bounds a non-streamed upstream answer.
+const maxUnaryResponse = 64 << 20
+
+// serveMessages handles POST /v1/messages.
+func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	in := h.getBuf()
+	body, aerr := h.readBody(w, r, (*in)[:0])
+	defer h.putBuf(in, body)
+	rs.bytesIn = int64(len(body))
+	if aerr != nil {
+		h.fail(w, rs, aerr)
+		return
+	}
+	out := h.getBuf()
+	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
+	defer func() { h.putBuf(out, upBody) }()
+	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
+	if err != nil {
+		msg := err.Error()
+		var re *toopenai.RequestError
+		if !errors.As(err, &re) {
+			msg = "invalid request: " + msg
+		}
+		h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: msg})
+		return
+	}
+
+	ctx, cancel := h.requestContext(r.Context(), info.Stream)
+	defer cancel()
+	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
+	rs.upstreamStart = time.Since(rs.start)
+	resp, err := h.send(ctx, &req, &rs.at)
+	rs.headAt = time.Since(rs.start)
+	if err != nil {
+		h.failSend(w, rs, err)
+		return
+	}
+	defer resp.Body.Close()
+	rs.upstreamID = resp.Header.Get("x-request-id")
+	rs.encoding = resp.Decoded
+	cfg := toanthropic.Config{Model: info.Model, InputTokens: info.InputTokensEstimate,
+		Thinking: info.Thinking, StopSequences: info.StopSequences}
+	if info.Stream {
+		h.streamMessages(ctx, w, rs, resp, &cfg)
+		return
+	}
+	h.unaryMessage(w, rs, resp, &cfg)
+}
+
+// requestContext derives the upstream request's context: cancelled when
+// the client goes away, when Stop is called, and (streams) after
+// MaxStreamDuration.
+func (h *Handler) requestContext(parent context.Context, stream bool) (context.Context, context.CancelFunc) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if stream && h.cfg.MaxStreamDuration > 0 {
+		ctx, cancel = context.WithTimeoutCause(parent, h.cfg.MaxStreamDuration, errStreamTooLong)
+	} else {
+		ctx, cancel = context.WithCancel(parent)
+	}
+	stop := context.AfterFunc(h.stopCtx, func() { cancel() })
+	return ctx, func() { stop(); cancel() }
+}
+
+var (
+	errStreamTooLong = errors.New("stream exceeded MAX_STREAM_SECONDS")
+	errShuttingDown  = errors.New("ccproxy is shutting down")
+)
+
+// upstreamHeader builds the headers of a translated upstream request. The
+// client's own credentials are never copied.
+func (h *Handler) upstreamHeader(stream bool) http.Header {
+	accept := "application/json"
+	if stream {
+		accept = "text/event-stream"
+	}
+	return http.Header{
+		"Content-Type":  {"application/json"},
+		"Accept":        {accept},
+		"Authorization": {h.auth},
+	}
+}
+
+// failSend reports a failed send: nothing when the client is gone (it
+// cannot hear it), the mapped error otherwise.
+func (h *Handler) failSend(w http.ResponseWriter, rs *reqState, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		h.fail(w, rs, ae)
+		return
+	}
+	if h.stopCtx.Err() != nil {
+		h.fail(w, rs, &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded, Message: errShuttingDown.Error(), RetryAfter: "1"})
+		return
+	}
+	// The client went away: 499 is recorded, not sent.
+	rs.clientGone = true
+	rs.status, rs.errType = 499, "client_closed_request"
+}
+
+// unaryMessage converts a complete chat.completion into an Anthropic
+// message.
+func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
+	in := h.getBuf()
+	data, err := readAllInto((*in)[:0], resp.Body, maxUnaryResponse)
+	defer h.putBuf(in, data)
+	rs.upstreamDone = time.Since(rs.start)
+	if err != nil {
+		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "reading upstream response: " + err.Error()})
+		return
+	}
+	out := h.getBuf()
+	msg, usage, stop, err := toanthropic.Message((*out)[:0], data, *cfg)
+	defer func() { h.putBuf(out, msg) }()
+	if err != nil {
+		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "upstream returned an invalid response: " + err.Error()})
+		return
+	}
+	rs.stopReason = stop
+	rs.inTok, rs.outTok, rs.cTok = usage.InputTokens, usage.OutputTokens, usage.CacheReadInputTokens
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("x-ccproxy-overhead-us", strconv.FormatInt(int64(rs.overhead(time.Since(rs.start))/time.Microsecond), 10))
+	hd.Set("Content-Length", strconv.Itoa(len(msg)))
+	n, _ := w.Write(msg)
+	rs.bytesOut = int64(n)
+}
+
+// readAllInto reads r to EOF into dst, refusing more than limit bytes.
+func readAllInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst) > limit {
+			return dst, errors.New("response larger than " + strconv.Itoa(limit) + " bytes")
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// serveCountTokens handles POST /v1/messages/count_tokens.
+func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	in := h.getBuf()
+	body, aerr := h.readBody(w, r, (*in)[:0])
+	defer h.putBuf(in, body)
+	rs.bytesIn = int64(len(body))
+	if aerr != nil {
+		h.fail(w, rs, aerr)
+		return
+	}
+	model := gjson.GetBytes(body, "model")
+	if model.Type != gjson.String || model.Str == "" {
+		h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: "model: field required (a string)"})
+		return
+	}
+	rs.requested = model.Str
+	rs.resolved = h.cfg.Models.Resolve(model.Str)
+	n, err := h.tokens.Count(body, rs.resolved)
+	if err != nil {
+		h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: err.Error()})
+		return
+	}
+	rs.inTok = n
+	w.Header().Set("Content-Type", "application/json")
+	var buf [64]byte
+	out := append(buf[:0], `{"input_tokens":`...)
+	out = strconv.AppendInt(out, int64(n), 10)
+	out = append(out, '}')
+	w.Write(out)
+	rs.bytesOut = int64(len(out))
+}

@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// passHeaders are the client request headers forwarded on the OpenAI
+// passthrough routes. Credentials are never among them: the upstream gets
+// ccproxy's own key.
+var passHeaders = [...]string{"Content-Type", "Accept", "Accept-Encoding", "OpenAI-Beta"}
+
+// servePassthrough forwards an OpenAI-shaped request unchanged (but for
+// credentials) and streams the answer back as it arrives. A client's own
+// Accept-Encoding is honoured: the compressed bytes pass through untouched.
+func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *reqState, method, url string) {
+	var body []byte
+	if method == http.MethodPost {
+		in := h.getBuf()
+		var aerr *apiError
+		body, aerr = h.readBody(w, r, (*in)[:0])
+		defer h.putBuf(in, body)
+		rs.bytesIn = int64(len(body))
+		if aerr != nil {
+			h.fail(w, rs, aerr)
+			return
+		}
+		if !gjson.ValidBytes(body) {
+			h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: "request body is not valid JSON"})
+			return
+		}
+		res := gjson.GetManyBytes(body, "model", "stream")
+		rs.requested = res[0].Str
+		rs.resolved = res[0].Str
+		rs.stream = res[1].Bool()
+	}
+	hd := make(http.Header, len(passHeaders)+1)
+	for _, k := range passHeaders {
+		if v := r.Header.Get(k); v != "" {
+			hd[k] = []string{v}
+		}
+	}
+	if method == http.MethodPost && hd["Content-Type"] == nil {
+		hd["Content-Type"] = []string{"application/json"}
+	}
+	hd["Authorization"] = []string{h.auth}
+
+	ctx, cancel := h.requestContext(r.Context(), rs.stream)
+	defer cancel()
+	req := engine.Request{Method: method, URL: url, Header: hd, Body: body}
+	rs.upstreamStart = time.Since(rs.start)
+	resp, err := h.send(ctx, &req, &rs.at)
+	rs.headAt = time.Since(rs.start)
+	if err != nil {
+		if ae, ok := err.(*apiError); ok && ae.Upstream && ae.Raw != nil {
+			// The upstream's own error, in the OpenAI shape its clients expect.
+			rs.status, rs.errType = ae.RawStatus, ae.Type
+			if ae.RetryAfter != "" {
+				w.Header().Set("Retry-After", ae.RetryAfter)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(ae.RawStatus)
+			w.Write(ae.Raw)
+			return
+		}
+		h.failSend(w, rs, err)
+		return
+	}
+	defer resp.Body.Close()
+	rs.upstreamID = resp.Header.Get("x-request-id")
+	rs.encoding = resp.Decoded
+	out := w.Header()
+	for k, v := range resp.Header {
+		switch k {
+		case "Content-Length", "X-Request-Id", "Set-Cookie":
+			continue
+		}
+		out[k] = v
+	}
+	if rs.upstreamID != "" {
+		out.Set("x-upstream-request-id", rs.upstreamID)
+	}
+	sse := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	if sse {
+		rs.stream = true
+		if h.metrics != nil {
+			h.metrics.StreamOpened()
+			defer h.metrics.StreamClosed()
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout}
+	sw.flusher, _ = w.(http.Flusher)
+	bp := h.getBuf()
+	buf := (*bp)[:cap(*bp)]
+	defer h.putBuf(bp, buf)
+	var rerr error
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if rs.ttft == 0 && sse {
+				rs.ttft = time.Since(rs.start)
+			}
+			if sw.writeLocked(buf[:n]) != nil {
+				rs.clientGone = true
+				break
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rerr = err
+			}
+			break
+		}
+	}
+	rs.upstreamDone = time.Since(rs.start)
+	rs.bytesOut = sw.written
+	if rerr != nil && !rs.clientGone {
+		if ctx.Err() != nil && h.stopCtx.Err() == nil && r.Context().Err() != nil {
+			rs.clientGone = true
+		} else {
+			// Headers are gone already: all that can be done is to cut
+			// the response so the client sees it incomplete.
+			rs.errType = errAPI
+			h.log.Warn().Str("request_id", rs.id).Err(rerr).Msg("upstream passthrough body failed")
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if rs.clientGone {
+		rs.status = 499
+	}
+}

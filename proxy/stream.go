@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/internal/sse"
+	"github.com/ccproxy/ccproxy/proxy/toanthropic"
+)
+
+// maxEventBytes bounds one upstream SSE event.
+const maxEventBytes = 8 << 20
+
+// streamWriter serialises writes to a streaming client: the main loop and
+// the ping timer both write, each write is one complete batch of events,
+// followed by one flush.
+type streamWriter struct {
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	flusher  http.Flusher
+	timeout  time.Duration
+	mu       sync.Mutex
+	closed   bool
+	err      error
+	written  int64
+	pingBuf  []byte
+	ping     *time.Timer
+	interval time.Duration
+}
+
+// write sends b and flushes. After the first failure (client gone) it
+// does nothing and returns that error.
+func (s *streamWriter) write(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writeLocked(b)
+}
+
+func (s *streamWriter) writeLocked(b []byte) error {
+	if s.err != nil || s.closed {
+		return s.err
+	}
+	if s.timeout > 0 {
+		s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	}
+	n, err := s.w.Write(b)
+	s.written += int64(n)
+	if err == nil {
+		if s.flusher != nil {
+			s.flusher.Flush()
+		} else {
+			err = s.rc.Flush()
+		}
+	}
+	s.err = err
+	return err
+}
+
+// onPing runs on the timer's goroutine when the upstream was silent for a
+// whole interval.
+func (s *streamWriter) onPing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.err != nil {
+		return
+	}
+	s.pingBuf = toanthropic.Ping(s.pingBuf[:0])
+	if s.writeLocked(s.pingBuf) == nil {
+		s.ping.Reset(s.interval)
+	}
+}
+
+// close stops pings; no write happens after it returns.
+func (s *streamWriter) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.ping.Stop()
+	s.mu.Unlock()
+}
+
+// streamMessages turns the upstream's chat.completion.chunk stream into
+// Anthropic's event stream. Each upstream event is translated and leaves
+// in one write and one flush.
+func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
+	hd.Set("x-ccproxy-overhead-us", strconv.FormatInt(int64(rs.upstreamStart+time.Since(rs.start)-rs.headAt)/int64(time.Microsecond), 10))
+	w.WriteHeader(http.StatusOK)
+	if h.metrics != nil {
+		h.metrics.StreamOpened()
+		defer h.metrics.StreamClosed()
+	}
+
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout, interval: h.cfg.PingInterval}
+	sw.flusher, _ = w.(http.Flusher)
+	st := h.getStream(cfg)
+	defer h.putStream(st)
+	ob := h.getBuf()
+	out := st.Start((*ob)[:0])
+	defer func() { h.putBuf(ob, out) }()
+	sw.ping = time.AfterFunc(sw.interval, sw.onPing)
+	defer sw.close()
+	werr := sw.write(out)
+
+	rd := h.getReader(resp.Body)
+	defer h.putReader(rd)
+	var err error
+	for werr == nil && rd.Next() {
+		sw.ping.Reset(sw.interval)
+		out, err = st.Event(out[:0], rd.Data())
+		if len(out) > 0 {
+			werr = sw.write(out)
+		}
+		if rs.ttft == 0 && st.ContentStarted() {
+			rs.ttft = time.Since(rs.start)
+		}
+		if err != nil || st.Done() {
+			break
+		}
+	}
+	rs.upstreamDone = time.Since(rs.start)
+	if err == nil {
+		err = rd.Err()
+	}
+	if werr != nil {
+		rs.clientGone = true
+	}
+	if err != nil && ctx.Err() != nil {
+		switch {
+		case errors.Is(context.Cause(ctx), errStreamTooLong):
+			err = errStreamTooLong
+		case h.stopCtx.Err() != nil:
+			err = errShuttingDown
+		default:
+			rs.clientGone = true
+		}
+	}
+	if !st.Done() {
+		out = st.Finish(out[:0], err)
+		sw.write(out)
+	}
+	rs.stopReason = st.StopReason()
+	u := st.Usage()
+	rs.inTok, rs.outTok, rs.cTok = u.InputTokens, u.OutputTokens, u.CacheReadInputTokens
+	rs.bytesOut = sw.written
+	if rs.clientGone {
+		rs.status = 499
+	}
+	if err != nil && !rs.clientGone {
+		rs.errType = errAPI
+		h.log.Warn().Str("request_id", rs.id).Err(err).Msg("upstream stream failed")
+	}
+}
+
+// getStream returns a pooled state machine reset for cfg.
+func (h *Handler) getStream(cfg *toanthropic.Config) *toanthropic.Stream {
+	if st, ok := h.streams.Get().(*toanthropic.Stream); ok {
+		st.Reset(*cfg)
+		return st
+	}
+	return toanthropic.NewStream(*cfg)
+}
+
+func (h *Handler) putStream(st *toanthropic.Stream) { h.streams.Put(st) }
+
+func (h *Handler) getReader(body interface{ Read([]byte) (int, error) }) *sse.Reader {
+	if rd, ok := h.readers.Get().(*sse.Reader); ok {
+		rd.Reset(body)
+		return rd
+	}
+	return sse.NewReader(body, maxEventBytes)
+}
+
+func (h *Handler) putReader(rd *sse.Reader) {
+	rd.Reset(nil)
+	h.readers.Put(rd)
+}

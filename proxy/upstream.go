@@ -1,0 +1,178 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// maxErrorBody bounds how much of an upstream error body is read.
+const maxErrorBody = 64 << 10
+
+// retryPolicy is ccproxy's single retry layer. Engines do not retry on
+// their own, so a request is tried at most 1+Max times.
+type retryPolicy struct {
+	Max           int           // retries after the first try
+	BaseDelay     time.Duration // first backoff ceiling; doubled per retry
+	MaxDelay      time.Duration // backoff ceiling cap
+	RetryAfterCap time.Duration // a longer Retry-After is not waited for
+}
+
+// retryableStatus lists statuses worth another try.
+func retryableStatus(code int) bool {
+	switch code {
+	case 408, 409, 429, 500, 502, 503, 504, 529:
+		return true
+	}
+	return false
+}
+
+// backoff returns a full-jitter delay for retry number n (0-based).
+func (p *retryPolicy) backoff(n int) time.Duration {
+	ceil := p.BaseDelay << n
+	if ceil <= 0 || ceil > p.MaxDelay {
+		ceil = p.MaxDelay
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// parseRetryAfter reads a Retry-After header (seconds or HTTP date).
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// retryCause names why a try failed, for metrics and logs.
+func retryCause(err error, status int) string {
+	switch {
+	case status == 429:
+		return "status_429"
+	case status == 529 || status == 503:
+		return "status_overloaded"
+	case status >= 500:
+		return "status_5xx"
+	case status != 0:
+		return "status_" + strconv.Itoa(status)
+	case errors.Is(err, engine.ErrDial):
+		return "connect"
+	case engine.IsTimeout(err):
+		return "timeout"
+	default:
+		return "connection"
+	}
+}
+
+// attempt records what send did, for logs and metrics.
+type attempt struct {
+	Retries     int
+	LastCause   string
+	HeadersTime time.Duration // time to the final response head
+}
+
+// send performs req with retries and the circuit breaker, before anything
+// has been written to the client. On success the response is 2xx and its
+// body is open. Otherwise the error is an *apiError ready for the client, or
+// the context's error when the client went away.
+func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*engine.Response, error) {
+	for try := 0; ; try++ {
+		ok, wait := h.breaker.allow()
+		if !ok {
+			e := transportError(errCircuitOpen)
+			e.RetryAfter = strconv.Itoa(int(wait/time.Second) + 1)
+			return nil, e
+		}
+		start := time.Now()
+		resp, err := h.engine.Do(ctx, req)
+		at.HeadersTime = time.Since(start)
+		if err != nil {
+			if ctx.Err() != nil {
+				h.breaker.abandon()
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, engine.ErrPoolTimeout) {
+				// Our own pool is saturated: not an upstream failure, and
+				// retrying would only queue again.
+				h.breaker.abandon()
+				return nil, transportError(err)
+			}
+			h.breaker.failure()
+			cause := retryCause(err, 0)
+			if try < h.retry.Max && h.sleep(ctx, h.retry.backoff(try)) {
+				at.Retries++
+				at.LastCause = cause
+				h.noteRetry(cause)
+				continue
+			}
+			return nil, transportError(err)
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			h.breaker.success()
+			return resp, nil
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			h.breaker.failure()
+		} else {
+			h.breaker.success()
+		}
+		apiErr := upstreamError(resp.StatusCode, resp.Header, body)
+		if try < h.retry.Max && retryableStatus(resp.StatusCode) {
+			delay := h.retry.backoff(try)
+			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				if ra > h.retry.RetryAfterCap {
+					// Waiting that long would hold the client hostage:
+					// hand the Retry-After to it instead.
+					return nil, apiErr
+				}
+				delay = ra
+			}
+			if h.sleep(ctx, delay) {
+				at.Retries++
+				at.LastCause = retryCause(nil, resp.StatusCode)
+				h.noteRetry(at.LastCause)
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		return nil, apiErr
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func (h *Handler) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
