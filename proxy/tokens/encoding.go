@@ -41,8 +41,8 @@ func EncodingFor(upstreamModel string) Encoding {
 }
 
 // lazyCodec builds one tokenizer codec on first use. Building costs the one-time
-// initialisation of the embedded vocabulary map (tens of milliseconds) and a
-// regexp compile, so it happens once per Counter and encoding, never per request.
+// initialisation of the embedded vocabulary map (100-300 ms, shared by the
+// whole process) and a regexp compile, so it happens once per Counter and encoding, never per request.
 // The codecs embed their BPE ranks in the binary: no file or network access.
 type lazyCodec struct {
 	once  sync.Once
