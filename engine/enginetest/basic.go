@@ -154,11 +154,7 @@ func (s *suite) testProto(t *testing.T, kind string) {
 
 func (s *suite) testLargeBodies(t *testing.T, kind string) {
 	const size = 5 << 20
-	rng := rand.NewChaCha8([32]byte{1, 2, 3})
-	reqBody := make([]byte, size)
-	_, _ = rng.Read(reqBody)
-	respBody := make([]byte, size)
-	_, _ = rng.Read(respBody)
+	reqBody, respBody := s.largeBodies(size)
 	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
@@ -188,6 +184,18 @@ func (s *suite) testLargeBodies(t *testing.T, kind string) {
 			t.Fatalf("%s: response body differs (got %d bytes, want %d)", q, len(got), len(respBody))
 		}
 	}
+}
+
+// largeBodies returns two different pseudo-random bodies of size bytes,
+// generated once per Run.
+func (s *suite) largeBodies(size int) (req, resp []byte) {
+	s.bigOnce.Do(func() {
+		rng := rand.NewChaCha8([32]byte{1, 2, 3})
+		s.bigReq, s.bigResp = make([]byte, size), make([]byte, size)
+		_, _ = rng.Read(s.bigReq)
+		_, _ = rng.Read(s.bigResp)
+	})
+	return s.bigReq, s.bigResp
 }
 
 func (s *suite) testConnReuse(t *testing.T, kind string) {
