@@ -315,9 +315,11 @@ func TestCountLongWhitespace(t *testing.T) {
 	if n < exact || n > exact+exact/10 {
 		t.Errorf("count = %d, want within [%d, %d]", n, exact, exact+exact/10)
 	}
-	// A large run completes (it would take minutes uncut).
-	big, _ := json.Marshal(req([]any{user(strings.Repeat(" \n", 64<<10))}))
-	if n, err := c.Count(big, "gpt-5"); err != nil || n < 1000 {
-		t.Errorf("128 KB whitespace: %d, %v", n, err)
+	// Large runs, ASCII and Unicode, complete (uncut they take minutes).
+	for _, s := range []string{strings.Repeat(" \n", 64<<10), strings.Repeat(" \t \r\n \u00a0\u3000", 8<<10)} {
+		big, _ := json.Marshal(req([]any{user(s)}))
+		if n, err := c.Count(big, "gpt-5"); err != nil || n < 1000 {
+			t.Errorf("%d bytes of whitespace: %d, %v", len(s), n, err)
+		}
 	}
 }

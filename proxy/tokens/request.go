@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 	"github.com/tiktoken-go/tokenizer"
@@ -102,18 +104,23 @@ func (w *walker) text(s string) error {
 }
 
 // spaceRunCut returns where to end the next segment of s: len(s), or the point
-// where a whitespace run reaches maxSpaceRun bytes.
+// where a whitespace run (Unicode whitespace, as the tokenizer's \s) reaches
+// maxSpaceRun bytes. Cuts fall on rune boundaries.
 func spaceRunCut(s string) int {
 	run := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\n', '\r', '\t', '\v', '\f':
-			run++
-			if run == maxSpaceRun && i+1 < len(s) {
-				return i + 1
-			}
-		default:
+	for i := 0; i < len(s); {
+		c, size := rune(s[i]), 1
+		if c >= utf8.RuneSelf {
+			c, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		if !unicode.IsSpace(c) {
 			run = 0
+			continue
+		}
+		run += size
+		if run >= maxSpaceRun && i < len(s) {
+			return i
 		}
 	}
 	return len(s)
