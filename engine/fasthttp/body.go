@@ -93,7 +93,9 @@ func (b *body[C]) Read(p []byte) (int, error) {
 	if err == nil {
 		return n, nil
 	}
-	if err == io.EOF {
+	// A body delimited by the connection closing ends with io.EOF, which is
+	// also what a connection closed by cancellation looks like.
+	if err == io.EOF && !b.cancelled.Load() {
 		b.eof.Store(true)
 		return n, io.EOF
 	}
