@@ -6,7 +6,7 @@ GO ?= go
 TAGSETS := none fasthttp nofasthttp fasthttp,nofasthttp
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all run build build-all test test-short vet tags lint fmt fuzz soak e2e-claude tools deps
+.PHONY: all claude-cli run build build-all test test-short vet tags lint fmt fuzz soak e2e-claude tools deps
 
 all: build
 
@@ -39,8 +39,18 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-## test: race tests of every package, every tag combination builds and vets.
-test: deps vet tags
+CLAUDE_CODE_VERSION ?= 2.1.332
+CLAUDE_BIN := .cache/claude-code/node_modules/.bin/claude
+
+## claude-cli: the real Claude Code CLI (npm) for the end-to-end test.
+claude-cli: $(CLAUDE_BIN)
+$(CLAUDE_BIN):
+	@command -v npm >/dev/null || { echo "npm is required for the Claude Code end-to-end test (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .cache/claude-code @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+
+## test: race tests of every package (the Claude Code CLI included), every
+## tag combination builds and vets.
+test: deps vet tags claude-cli
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 test-short:

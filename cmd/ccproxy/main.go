@@ -97,6 +97,9 @@ func run() error {
 	pc := cfg.Proxy
 	pc.Engine, pc.EngineName, pc.Models, pc.Version = eng, cfg.Engine, models, version
 	pc.Tokens, pc.Metrics = tokens.NewCounter(4096), m
+	// Loading the tokenizer's vocabulary takes a few hundred ms: do it
+	// now, not on the first count_tokens request.
+	go pc.Tokens.Warm(models.Resolve("claude-opus"))
 	pc.Logger = log
 	h, err := proxy.New(pc)
 	if err != nil {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// claudeBinary finds the Claude Code CLI: $CLAUDE_BIN, the copy `make test`
+// installs under .cache/, or claude on PATH.
+func claudeBinary() string {
+	if b := os.Getenv("CLAUDE_BIN"); b != "" {
+		return b
+	}
+	local, _ := filepath.Abs("../../.cache/claude-code/node_modules/.bin/claude")
+	if _, err := os.Stat(local); err == nil {
+		return local
+	}
+	if p, err := exec.LookPath("claude"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// TestClaudeCodeCLI runs the real Claude Code CLI against ccproxy in demo
+// mode, as a new user would: a -p prompt that makes a Bash tool round trip.
+func TestClaudeCodeCLI(t *testing.T) {
+	claude := claudeBinary()
+	if claude == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Claude Code CLI not installed: `make test` installs it with npm (make claude-cli)")
+		}
+		t.Skip("Claude Code CLI not installed (make claude-cli)")
+	}
+	bin := buildBinary(t, "")
+	port := freePort(t)
+	srv := exec.Command(bin)
+	srv.Env = cleanEnv("PORT=" + port)
+	var logs bytes.Buffer
+	srv.Stderr = &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	base := "http://127.0.0.1:" + port
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/health"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ccproxy did not come up: %s", logs.String())
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, claude, "-p", "run a command", "--allowedTools", "Bash", "--output-format", "json")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(cleanEnv(), "HOME="+t.TempDir(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=x",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("claude: %v\n%s\nccproxy log:\n%s", err, out, logs.String())
+	}
+	var res struct {
+		Result     string `json:"result"`
+		StopReason string `json:"stop_reason"`
+		IsError    bool   `json:"is_error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("claude output: %v: %s", err, out)
+	}
+	// The demo upstream asks for `echo hello from the ccproxy demo upstream`;
+	// Claude Code runs it and sends the output back; the demo quotes it.
+	if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: hello from the ccproxy demo upstream") {
+		t.Fatalf("claude result %+v", res)
+	}
+	l := logs.String()
+	if !strings.Contains(l, `"stop_reason":"tool_use"`) || !strings.Contains(l, `"stop_reason":"end_turn"`) {
+		t.Fatalf("ccproxy log lacks the tool round trip:\n%s", l)
+	}
+}
