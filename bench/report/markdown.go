@@ -95,11 +95,18 @@ func (r *Report) Markdown() string {
 
 // improvement compares the best non-baseline, non-direct configuration with
 // the baseline: "3.2x (fasthttp)" means fasthttp is 3.2 times better than
-// naive on this metric. Empty when either side is missing or zero.
+// naive on this metric. Empty when either side is missing, or when any
+// value is zero or negative (differences such as added latency can be):
+// a ratio of those means nothing.
 func (r *Report) improvement(mt Metric) string {
 	base, ok := mt.Values[Baseline]
-	if !ok || base == 0 {
+	if !ok || base <= 0 {
 		return ""
+	}
+	for _, v := range mt.Values {
+		if v <= 0 {
+			return ""
+		}
 	}
 	best, bestName := math.NaN(), ""
 	for _, c := range r.Configs {
@@ -107,7 +114,7 @@ func (r *Report) improvement(mt Metric) string {
 			continue
 		}
 		v, ok := mt.Values[c.Name]
-		if !ok || v == 0 {
+		if !ok {
 			continue
 		}
 		if math.IsNaN(best) || (mt.LowerIsBetter && v < best) || (!mt.LowerIsBetter && v > best) {

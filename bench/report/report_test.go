@@ -22,6 +22,8 @@ func sample() *Report {
 	r.Set("p50 latency", "ms", true, 3, Baseline, 2)
 	r.Set("p50 latency", "ms", true, 3, "nethttp-h1", 0.5)
 	r.Set("only some", "MB", true, 1, "fasthttp", 12.5)
+	r.Set("added", "µs", true, 0, Baseline, 700)
+	r.Set("added", "µs", true, 0, "fasthttp", -20)
 	r.SetDistribution("W2 sequential", Baseline, Percentiles{P50: 900, P90: 1500, P99: 4000, P999: 9000, Max: 12000})
 	r.SetDistribution("W2 sequential", "fasthttp", Percentiles{P50: 300, P90: 500, P99: 800, P999: 1200, Max: 1500})
 	r.Targets = []Target{
@@ -40,6 +42,7 @@ func TestMarkdownTableAndImprovement(t *testing.T) {
 		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 9000 | 2.50x (fasthttp) |",
 		"| p50 latency (ms) | 2.000 | 0.500 | – | – | 4.00x (nethttp-h1) |",
 		"| only some (MB) | – | – | 12.5 | – |  |",
+		"| added (µs) | 700 | – | -20 | – |  |",
 		"| W2 vs direct | fasthttp | 0.60 x | ≥ 0.50 x | met |",
 		"| W2 CPU/req | fasthttp | 350.00 µs | ≤ 300.00 µs | **MISSED** |",
 	} {

@@ -25,9 +25,11 @@ type harness struct {
 	ups        *upstreams
 	fixture    []byte
 	translated []byte
-	rep        *report.Report
-	prog       *progressLine
-	scen       map[string]bool
+	// w2Events is the number of SSE events the upstream sends for W2.
+	w2Events int
+	rep      *report.Report
+	prog     *progressLine
+	scen     map[string]bool
 	// results per configuration name, used for overhead and targets.
 	res map[string]*configResult
 }
@@ -65,6 +67,13 @@ func run(ctx context.Context, o options, args []string) error {
 	for s := range strings.SplitSeq(o.scenarios, ",") {
 		h.scen[strings.TrimSpace(s)] = true
 	}
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil { // profiles land here during the run
+		return err
+	}
 	if h.fixture, err = os.ReadFile(filepath.Join(root, o.fixture)); err != nil {
 		return fmt.Errorf("read fixture: %w", err)
 	}
@@ -88,9 +97,13 @@ func run(ctx context.Context, o options, args []string) error {
 	if h.translated, err = captureTranslation(ctx, h, h.fixture); err != nil {
 		return fmt.Errorf("capture W2 translation: %w", err)
 	}
+	if h.w2Events, err = countUpstreamEvents(h); err != nil {
+		return fmt.Errorf("probe W2 upstream stream: %w", err)
+	}
 	h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("W2 = `%s` (%d bytes, stream:true) on /v1/messages; direct sends its translation (%d bytes) to the upstream. "+
-		"W1 = a %d-byte OpenAI chat request (non-streaming) on the passthrough route /v1/chat/completions. Upstream streams %d chunks.",
-		filepath.Base(o.fixture), len(h.fixture), len(h.translated), len(w1Body), o.chunks))
+		"The fake upstream answers it with a streamed tool call: %d SSE events (its policy caps tool-call fragments; -chunks=%d applies to text replies). "+
+		"W1 = a %d-byte OpenAI chat request (non-streaming) on the passthrough route /v1/chat/completions.",
+		filepath.Base(o.fixture), len(h.fixture), len(h.translated), h.w2Events, o.chunks, len(w1Body)))
 
 	for i, c := range runOrder(cfgs) {
 		if ctx.Err() != nil {
@@ -105,10 +118,6 @@ func run(ctx context.Context, o options, args []string) error {
 	h.derive()
 	h.rep.Meta.Seconds = time.Since(started).Seconds()
 	h.rep.Meta.LoadAfter = loadAverage()
-	out := o.out
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(root, out)
-	}
 	if err := h.rep.WriteFiles(out); err != nil {
 		return err
 	}

@@ -78,3 +78,22 @@ func captureTranslation(ctx context.Context, h *harness, fixture []byte) ([]byte
 	}
 	return rec.Body, nil
 }
+
+// countUpstreamEvents sends the translated W2 body straight to the H1
+// upstream once and returns how many SSE events the reply has.
+func countUpstreamEvents(h *harness) (int, error) {
+	up := h.ups.byProto[fakeupstream.H1]
+	c, err := load.NewClient(up.URL, 1)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	s, err := c.Do(directWorkloads(up.URL, h.translated).W2, time.Now(), make([]byte, 32<<10), nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	if s.Events == 0 {
+		return 0, fmt.Errorf("upstream reply to W2 has no SSE events")
+	}
+	return s.Events, nil
+}
