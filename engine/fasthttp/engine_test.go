@@ -442,13 +442,13 @@ func TestTLSAndProxy(t *testing.T) {
 	var connects atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect {
-			http.Error(w, "only CONNECT", 405)
+			http.Error(w, "only CONNECT", http.StatusMethodNotAllowed)
 			return
 		}
 		connects.Add(1)
 		up, err := net.Dial("tcp", r.Host)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		w.WriteHeader(200)
