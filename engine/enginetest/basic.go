@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ccproxy/ccproxy/engine"
 )
@@ -238,5 +239,42 @@ func (s *suite) testParallel(t *testing.T, kind string) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// testBodyNotRetained: an upstream that answers before it has read the
+// request body lets Do return while the body is still in flight. The caller
+// then owns req.Body again and may overwrite it (Do does not retain it):
+// the upstream must still receive the original bytes. Under -race a
+// violation also shows up as a data race on the slice.
+func (s *suite) testBodyNotRetained(t *testing.T, kind string) {
+	const size = 16 << 20
+	sums := make(chan string, 1)
+	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/1.1; HTTP/2 is always full duplex
+		w.WriteHeader(http.StatusOK)
+		flush(w)
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			sums <- "read error: " + err.Error()
+			return
+		}
+		sums <- fmt.Sprintf("%d %x", n, h.Sum(nil))
+	})
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	want := fmt.Sprintf("%d %x", size, sha256.Sum256(body))
+	resp := do(t, e, testCtx(t), &engine.Request{Method: http.MethodPost, URL: u.URL + "/early", Body: body})
+	for i := range body {
+		body[i] = 'X'
+	}
+	readBody(t, resp)
+	select {
+	case got := <-sums:
+		if got != want {
+			t.Fatalf("upstream received %s, want %s (engine read req.Body after Do returned)", got, want)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("upstream did not finish reading the request body")
 	}
 }

@@ -94,6 +94,7 @@ func (s *suite) runKind(t *testing.T, kind string) {
 		{"Headers", s.testHeaders},
 		{"Proto", s.testProto},
 		{"LargeBodies", s.testLargeBodies},
+		{"BodyNotRetained", s.testBodyNotRetained},
 		{"Stream", s.testStream},
 		{"CancelHeaderWait", s.testCancelHeaderWait},
 		{"CancelMidBody", s.testCancelMidBody},

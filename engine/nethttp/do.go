@@ -1,7 +1,6 @@
 package nethttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +34,8 @@ type call struct {
 	fired  atomic.Int32 // phase in which the timer fired, 0 if it did not
 	closed atomic.Bool
 
-	rc io.ReadCloser
+	rc   io.ReadCloser
+	body bodies // request body readers
 }
 
 // fire runs on the timer goroutine.
@@ -55,19 +55,21 @@ var (
 
 // Do sends req upstream. See engine.Engine for the contract.
 func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response, error) {
-	var body io.Reader
-	if req.Body != nil {
-		body = bytes.NewReader(req.Body)
-	}
 	c := &call{e: e, parent: ctx, idle: e.cfg.IdleReadTimeout}
 	rctx, cancel := context.WithCancelCause(ctx)
 	c.cancel = cancel
-	hreq, err := http.NewRequestWithContext(rctx, req.Method, req.URL, body)
+	hreq, err := http.NewRequestWithContext(rctx, req.Method, req.URL, nil)
 	if err != nil {
 		cancel(nil)
 		return nil, fmt.Errorf("nethttp: build request: %w", err)
 	}
-	// NewRequest sets ContentLength and GetBody for a *bytes.Reader.
+	if len(req.Body) > 0 {
+		c.body.init(req.Body)
+		hreq.Body = &c.body.first
+		hreq.GetBody = c.body.getBody
+		hreq.ContentLength = int64(len(req.Body))
+		defer c.body.detach()
+	}
 	decode := false
 	if req.Header != nil {
 		hreq.Header = req.Header
