@@ -24,7 +24,7 @@
 //     from the decoded thinking text, so the request side can recognise it.
 //   - Tool calls are keyed by tool_calls[].index; a fragment whose non-empty
 //     id differs from the id already recorded for its index (upstreams that
-//     send every call as index 0) starts a new call. The id and name are
+//     send every call as index 0) starts a new call and ends the old one. The id and name are
 //     taken from the first fragment that carries them; a missing id becomes
 //     a synthetic "toolu_..." id. A tool block opens once its name is known;
 //     arguments stream as input_json_delta fragments, each upstream fragment

@@ -102,6 +102,7 @@ func (s *Stream) tool(index int64, id gjson.Result) *toolCall {
 		// Upstreams that number every call 0 tell calls apart by id only.
 		if id.Type == gjson.String && len(id.Raw) > 2 && len(t.id) > 0 && len(t.name) > 0 &&
 			!bytes.Equal(t.id, []byte(id.Raw)) {
+			t.scan.complete = true // superseded: no fragment can reach it any more
 			break
 		}
 		return t
