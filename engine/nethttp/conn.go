@@ -2,7 +2,9 @@ package nethttp
 
 import (
 	"context"
+	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,3 +44,21 @@ func (c *conn) Close() error {
 	}
 	return c.Conn.Close()
 }
+
+// copyBufs holds buffers for ReadFrom. net/http hands the request body to
+// the connection's ReadFrom (bufio.Writer delegates once it is empty);
+// without it io.Copy would allocate a buffer per request.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom copies r to the connection through Write (so WriteTimeout
+// applies) using a pooled buffer.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer((*connWriter)(c), r, *bp)
+}
+
+// connWriter is conn without ReadFrom, so that io.CopyBuffer uses the buffer.
+type connWriter conn
+
+func (w *connWriter) Write(p []byte) (int, error) { return (*conn)(w).Write(p) }
