@@ -168,6 +168,9 @@ func New(cfg Config) (*Handler, error) {
 			h.metrics.SetBreakerState("upstream", s)
 		}
 	})
+	if h.metrics != nil && h.breaker != nil {
+		h.metrics.SetBreakerState("upstream", stateClosed)
+	}
 	if cfg.MaxConcurrent > 0 {
 		h.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}

@@ -71,7 +71,9 @@ func newRig(t *testing.T, engineName string, uo fakeupstream.Options, mod func(*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	m := metrics.New(metrics.Info{Version: "test", Engine: engineName, Models: models.Names()})
+	info := metrics.Info{Version: "test", Engine: engineName, Models: models.Names()}
+	info.FromEngine(eng)
+	m := metrics.New(info)
 	cfg.Engine, cfg.Metrics = eng, m
 	h, err := New(cfg)
 	if err != nil {

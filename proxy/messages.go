@@ -32,6 +32,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
 	defer func() { h.putBuf(out, upBody) }()
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
+	h.traceBody(rs, "client request body", body)
 	if err != nil {
 		msg := err.Error()
 		var re *toopenai.RequestError
@@ -42,6 +43,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 		return
 	}
 
+	h.traceBody(rs, "upstream request body", upBody)
 	ctx, cancel := h.requestContext(r.Context(), info.Stream)
 	defer cancel()
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
@@ -122,6 +124,8 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	data, err := readAllInto((*in)[:0], resp.Body, maxUnaryResponse)
 	defer h.putBuf(in, data)
 	rs.upstreamDone = time.Since(rs.start)
+	rs.upBytes = int64(len(data))
+	h.traceBody(rs, "upstream response body", data)
 	if err != nil {
 		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "reading upstream response: " + err.Error()})
 		return
@@ -137,10 +141,28 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	rs.inTok, rs.outTok, rs.cTok = usage.InputTokens, usage.OutputTokens, usage.CacheReadInputTokens
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
-	hd.Set("x-ccproxy-overhead-us", strconv.FormatInt(int64(rs.overhead(time.Since(rs.start))/time.Microsecond), 10))
+	setOverhead(hd, rs.overhead(time.Since(rs.start)))
 	hd.Set("Content-Length", strconv.Itoa(len(msg)))
 	n, _ := w.Write(msg)
 	rs.bytesOut = int64(n)
+}
+
+// setOverhead tells the client what ccproxy itself cost: the time spent
+// outside the upstream, as x-ccproxy-overhead-us and Server-Timing.
+func setOverhead(hd http.Header, d time.Duration) {
+	var buf [64]byte
+	us := strconv.AppendInt(buf[:0], int64(d/time.Microsecond), 10)
+	hd["X-Ccproxy-Overhead-Us"] = []string{string(us)}
+	st := append(buf[len(us):len(us)], "ccproxy;desc=\"proxy overhead\";dur="...)
+	st = strconv.AppendFloat(st, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+	hd["Server-Timing"] = []string{string(st)}
+}
+
+// traceBody logs a body at trace level, with credentials redacted.
+func (h *Handler) traceBody(rs *reqState, what string, body []byte) {
+	if e := h.log.Trace(); e.Enabled() {
+		e.Str("request_id", rs.id).Str("body", redact(string(body))).Msg(what)
+	}
 }
 
 // readAllInto reads r to EOF into dst, refusing more than limit bytes.

@@ -32,6 +32,7 @@ type reqState struct {
 	inTok, outTok, cTok int
 	bytesIn, bytesOut   int64
 	encoding            string
+	upBytes             int64 // upstream body bytes after decoding
 	clientGone          bool
 }
 
@@ -86,7 +87,7 @@ func (h *Handler) finish(rs *reqState) {
 			Stream: rs.stream, ErrorType: rs.errType, Total: total, UpstreamHeaders: rs.at.HeadersTime,
 			TTFT: rs.ttft, Retries: rs.at.Retries, InputTokens: rs.inTok, OutputTokens: rs.outTok,
 			CachedTokens: rs.cTok, BytesIn: rs.bytesIn, BytesOut: rs.bytesOut, UpstreamEncoding: rs.encoding,
-			StopReason: rs.stopReason,
+			StopReason: rs.stopReason, UpstreamBytes: rs.upBytes,
 		}
 		if rs.upstreamDone > 0 {
 			m.UpstreamTotal = rs.upstreamDone - rs.upstreamStart

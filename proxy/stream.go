@@ -3,8 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -91,7 +91,9 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
-	hd.Set("x-ccproxy-overhead-us", strconv.FormatInt(int64(rs.upstreamStart+time.Since(rs.start)-rs.headAt)/int64(time.Microsecond), 10))
+	// Headers leave before the stream: the overhead they report is the
+	// part spent before the first byte.
+	setOverhead(hd, rs.upstreamStart+time.Since(rs.start)-rs.headAt)
 	w.WriteHeader(http.StatusOK)
 	if h.metrics != nil {
 		h.metrics.StreamOpened()
@@ -109,7 +111,8 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 	defer sw.close()
 	werr := sw.write(out)
 
-	rd := h.getReader(resp.Body)
+	body := &countingReader{r: resp.Body}
+	rd := h.getReader(body)
 	defer h.putReader(rd)
 	var err error
 	for werr == nil && rd.Next() {
@@ -126,6 +129,7 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 		}
 	}
 	rs.upstreamDone = time.Since(rs.start)
+	rs.upBytes = body.n
 	if err == nil {
 		err = rd.Err()
 	}
@@ -159,6 +163,18 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 	}
 }
 
+// countingReader counts the (decoded) upstream body bytes.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // getStream returns a pooled state machine reset for cfg.
 func (h *Handler) getStream(cfg *toanthropic.Config) *toanthropic.Stream {
 	if st, ok := h.streams.Get().(*toanthropic.Stream); ok {
@@ -170,7 +186,7 @@ func (h *Handler) getStream(cfg *toanthropic.Config) *toanthropic.Stream {
 
 func (h *Handler) putStream(st *toanthropic.Stream) { h.streams.Put(st) }
 
-func (h *Handler) getReader(body interface{ Read([]byte) (int, error) }) *sse.Reader {
+func (h *Handler) getReader(body io.Reader) *sse.Reader {
 	if rd, ok := h.readers.Get().(*sse.Reader); ok {
 		rd.Reset(body)
 		return rd
