@@ -97,7 +97,8 @@ type Handler struct {
 	log      zerolog.Logger
 	topts    toopenai.Options
 
-	bufs    sync.Pool // *[]byte
+	bufs    sync.Pool // *[]byte: request and translated bodies
+	evbufs  sync.Pool // *[]byte: outgoing event batches
 	streams sync.Pool // *toanthropic.Stream
 	readers sync.Pool // *sse.Reader
 	reqSeq  atomic.Uint64

@@ -20,17 +20,27 @@ const maxUnaryResponse = 64 << 20
 
 // serveMessages handles POST /v1/messages.
 func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqState) {
-	in := h.getBuf()
+	// The client's body and the translated body are needed only until the
+	// upstream has answered (retries re-send the latter): release them
+	// before streaming, so an open stream holds no request-sized memory.
+	in, out := h.getBuf(), h.getBuf()
+	var body, upBody []byte
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			h.putBuf(in, body)
+			h.putBuf(out, upBody)
+		}
+	}
+	defer release()
 	body, aerr := h.readBody(w, r, (*in)[:0])
-	defer h.putBuf(in, body)
 	rs.bytesIn = int64(len(body))
 	if aerr != nil {
 		h.fail(w, rs, aerr)
 		return
 	}
-	out := h.getBuf()
 	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
-	defer func() { h.putBuf(out, upBody) }()
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
 	h.traceBody(rs, "client request body", body)
 	if err != nil {
@@ -50,6 +60,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	rs.upstreamStart = time.Since(rs.start)
 	resp, err := h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
+	release()
 	if err != nil {
 		h.failSend(w, rs, err)
 		return

@@ -104,9 +104,9 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 	sw.flusher, _ = w.(http.Flusher)
 	st := h.getStream(cfg)
 	defer h.putStream(st)
-	ob := h.getBuf()
+	ob := h.getEventBuf()
 	out := st.Start((*ob)[:0])
-	defer func() { h.putBuf(ob, out) }()
+	defer func() { h.putEventBuf(ob, out) }()
 	sw.ping = time.AfterFunc(sw.interval, sw.onPing)
 	defer sw.close()
 	werr := sw.write(out)
@@ -117,7 +117,15 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 	var err error
 	for werr == nil && rd.Next() {
 		sw.ping.Reset(sw.interval)
-		out, err = st.Event(out[:0], rd.Data())
+		// Translate this event and any others that arrived with it (no
+		// read, no wait), then send them in one write and one flush.
+		out = out[:0]
+		for {
+			out, err = st.Event(out, rd.Data())
+			if err != nil || st.Done() || !rd.NextBuffered() {
+				break
+			}
+		}
 		if len(out) > 0 {
 			werr = sw.write(out)
 		}
@@ -173,6 +181,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// getEventBuf returns a buffer for outgoing events: small, since one
+// upstream event makes a few hundred bytes, and one is held per open stream.
+func (h *Handler) getEventBuf() *[]byte {
+	if b, ok := h.evbufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 2048)
+	return &b
+}
+
+func (h *Handler) putEventBuf(b *[]byte, data []byte) {
+	if cap(data) > 64<<10 {
+		return
+	}
+	*b = data[:0]
+	h.evbufs.Put(b)
 }
 
 // getStream returns a pooled state machine reset for cfg.

@@ -102,7 +102,15 @@ func (rd *Reader) Err() error { return rd.err }
 
 // Next advances to the next event. It returns false at the end of input or
 // on an error; see Err.
-func (rd *Reader) Next() bool {
+func (rd *Reader) Next() bool { return rd.next(true) }
+
+// NextBuffered is Next without reading: it returns false when no complete
+// event is already buffered, keeping what it parsed of an incomplete one
+// for the next call. A caller that has events to send can use it to batch
+// the events that arrived together, without waiting for more.
+func (rd *Reader) NextBuffered() bool { return rd.next(false) }
+
+func (rd *Reader) next(read bool) bool {
 	if rd.ready {
 		rd.event = rd.event[:0]
 		rd.data = rd.data[:0]
@@ -117,6 +125,9 @@ func (rd *Reader) Next() bool {
 					rd.ready = true
 					return true
 				}
+				return false
+			}
+			if !read {
 				return false
 			}
 			rd.fill()

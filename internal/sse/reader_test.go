@@ -209,3 +209,27 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestNextBuffered(t *testing.T) {
+	pr, pw := io.Pipe()
+	rd := NewReader(pr, 0)
+	go pw.Write([]byte("data: a\n\ndata: b\n\n: comment\n\ndata: c"))
+	if !rd.Next() || string(rd.Data()) != "a" {
+		t.Fatal("first event")
+	}
+	if !rd.NextBuffered() || string(rd.Data()) != "b" {
+		t.Fatal("second event was buffered")
+	}
+	// The comment block has no data and "data: c" is incomplete: nothing
+	// more without a read, and NextBuffered must not block.
+	if rd.NextBuffered() {
+		t.Fatalf("unexpected event %q", rd.Data())
+	}
+	go func() { pw.Write([]byte("\n\n")); pw.Close() }()
+	if !rd.Next() || string(rd.Data()) != "c" {
+		t.Fatalf("third event after more bytes: %q", rd.Data())
+	}
+	if rd.Next() || rd.Err() != nil {
+		t.Fatal("end")
+	}
+}
