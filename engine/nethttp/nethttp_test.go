@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,19 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// eventually polls cond until it holds, failing after 10 s. For state that
+// settles on another goroutine; not a timing assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestRegistered(t *testing.T) {
@@ -92,9 +106,7 @@ func TestPoolTimeoutAndStats(t *testing.T) {
 		}
 		got <- err
 	}()
-	for e.PoolStats().Waits < 2 {
-		time.Sleep(time.Millisecond) // wait until the goroutine queues
-	}
+	eventually(t, "second waiter queued", func() bool { return e.PoolStats().Waits >= 2 })
 	held.Body.Close()
 	if err := <-got; err != nil {
 		t.Fatalf("request after the slot was freed: %v", err)
@@ -110,9 +122,12 @@ func TestPoolTimeoutAndStats(t *testing.T) {
 	st := e.PoolStats()
 	// The held connection was closed half-read, so 2 were dialed; the last
 	// three requests went over the second one.
-	if st.Created != 2 || st.Open != 1 || st.InUse != 0 || st.Idle != 1 || st.Reused != 2 {
-		t.Errorf("after requests: %+v, want Created 2 Open 1 InUse 0 Idle 1 Reused 2", st)
+	if st.Created != 2 || st.InUse != 0 || st.Reused != 2 {
+		t.Errorf("after requests: %+v, want Created 2 InUse 0 Reused 2", st)
 	}
+	// net/http closes the abandoned connection on its read loop goroutine,
+	// shortly after Body.Close returned.
+	eventually(t, "Open 1 Idle 1", func() bool { st := e.PoolStats(); return st.Open == 1 && st.Idle == 1 })
 	e.Close()
 	if st := e.PoolStats(); st.Open != 0 {
 		t.Errorf("after Close: Open = %d, want 0", st.Open)
@@ -146,9 +161,16 @@ func TestTLSUnknownAuthorityIsDialError(t *testing.T) {
 }
 
 func TestWriteTimeout(t *testing.T) {
-	// An upstream that accepts but never reads: the request body cannot be
-	// written once the socket buffers are full.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// An upstream that accepts but never reads, with a small receive buffer:
+	// the request body cannot be written once the socket buffers are full.
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +189,7 @@ func TestWriteTimeout(t *testing.T) {
 		}
 	}()
 	e := newTestEngine(t, func(c *engine.Config) { c.WriteTimeout = 100 * time.Millisecond })
-	_, err = e.Do(ctxT(t), &engine.Request{Method: "POST", URL: "http://" + ln.Addr().String() + "/", Body: make([]byte, 64<<20)})
+	_, err = e.Do(ctxT(t), &engine.Request{Method: "POST", URL: "http://" + ln.Addr().String() + "/", Body: make([]byte, 16<<20)})
 	if !errors.Is(err, engine.ErrWriteTimeout) {
 		t.Fatalf("stalled request write: %v, want ErrWriteTimeout", err)
 	}
