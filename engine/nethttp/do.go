@@ -118,7 +118,11 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 		delete(h, k)
 	}
 	out := &engine.Response{StatusCode: resp.StatusCode, Proto: resp.Proto, Header: h, Body: c}
-	if decode {
+	// A body-less response (HEAD, 204, 304, Content-Length 0) may still name
+	// a coding; there is nothing to decode and a decoder would report a
+	// truncated stream.
+	if decode && resp.ContentLength != 0 && req.Method != http.MethodHead &&
+		resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
 		if ce := h.Get("Content-Encoding"); ce != "" {
 			if rc, name, ok := engine.NewDecoder(ce, c); ok && name != "" {
 				out.Body = &decodedBody{ReadCloser: rc, raw: c}

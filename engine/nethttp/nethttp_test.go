@@ -288,3 +288,27 @@ func TestHTTP2SkipsConnectionSlots(t *testing.T) {
 		t.Errorf("stats %+v, want Created 1 Waits 0", st)
 	}
 }
+
+func TestCodedEmptyBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		if r.URL.Path == "/204" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Length", "0")
+	}))
+	defer srv.Close()
+	e := newTestEngine(t, nil)
+	for _, tc := range []struct{ method, path string }{{"HEAD", "/"}, {"GET", "/204"}, {"GET", "/empty"}} {
+		resp, err := e.Do(ctxT(t), &engine.Request{Method: tc.method, URL: srv.URL + tc.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || len(b) != 0 || resp.Decoded != "" {
+			t.Errorf("%s %s: body %q, err %v, decoded %q; want empty, nil, none", tc.method, tc.path, b, err, resp.Decoded)
+		}
+	}
+}
