@@ -170,3 +170,25 @@ func (s *suite) testUnknownCoding(t *testing.T, kind string) {
 		t.Errorf("Content-Encoding %q, Decoded %q; want x-custom kept", resp.Header.Get("Content-Encoding"), resp.Decoded)
 	}
 }
+
+// testCodedEmptyBody: responses without a body (HEAD, 204, Content-Length
+// 0) may still carry Content-Encoding; reading them must give an empty body
+// and no error, not a "truncated gzip stream".
+func (s *suite) testCodedEmptyBody(t *testing.T, kind string) {
+	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		if r.URL.Path == "/204" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Length", "0")
+	})
+	for _, tc := range []struct{ method, path string }{{http.MethodHead, "/"}, {http.MethodGet, "/204"}, {http.MethodGet, "/empty"}} {
+		resp := do(t, e, testCtx(t), &engine.Request{Method: tc.method, URL: u.URL + tc.path})
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || len(b) != 0 {
+			t.Errorf("%s %s: body %q, err %v; want empty and no error", tc.method, tc.path, b, err)
+		}
+	}
+}

@@ -105,6 +105,7 @@ func (s *suite) runKind(t *testing.T, kind string) {
 		{"CompressedStream", s.testCompressedStream},
 		{"CompressionPassthrough", s.testCompressionPassthrough},
 		{"UnknownCoding", s.testUnknownCoding},
+		{"CodedEmptyBody", s.testCodedEmptyBody},
 		{"Parallel", s.testParallel},
 		{"HeaderTimeout", s.testHeaderTimeout},
 		{"IdleReadTimeout", s.testIdleReadTimeout},
