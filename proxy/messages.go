@@ -71,7 +71,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	cfg := toanthropic.Config{Model: info.Model, InputTokens: info.InputTokensEstimate,
 		Thinking: info.Thinking, StopSequences: info.StopSequences}
 	if info.Stream {
-		h.streamMessages(ctx, w, rs, resp, &cfg)
+		h.streamMessages(ctx, cancel, w, rs, resp, &cfg)
 		return
 	}
 	h.unaryMessage(w, rs, resp, &cfg)

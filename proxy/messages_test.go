@@ -233,3 +233,21 @@ func TestPingWhileSilent(t *testing.T) {
 		t.Fatalf("want a ping right after message_start while the upstream is silent: %v", names(evs))
 	}
 }
+
+// TestStreamConnectionReuse: a finished stream leaves its upstream
+// connection in the pool (the body is read to its end), with every engine.
+func TestStreamConnectionReuse(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRig(t, eng, fakeupstream.Options{}, nil)
+			for i := 0; i < 4; i++ {
+				resp := post(t, r.URL, "/v1/messages", []byte(`{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`), nil)
+				checkGrammar(t, readEvents(t, resp.Body))
+				resp.Body.Close()
+			}
+			if got := r.Up.Stats().ConnsAccepted; got != 1 {
+				t.Fatalf("4 sequential streams used %d upstream connections, want 1", got)
+			}
+		})
+	}
+}

@@ -86,7 +86,7 @@ func (s *streamWriter) close() {
 // streamMessages turns the upstream's chat.completion.chunk stream into
 // Anthropic's event stream. Each upstream event is translated and leaves
 // in one write and one flush.
-func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
+func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
@@ -136,9 +136,12 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 			break
 		}
 	}
+	if err == nil && st.Done() {
+		drainStream(rd, cancel)
+	}
 	rs.upstreamDone = time.Since(rs.start)
 	rs.upBytes = body.n
-	if err == nil {
+	if err == nil && !st.Done() {
 		err = rd.Err()
 	}
 	if werr != nil {
@@ -169,6 +172,21 @@ func (h *Handler) streamMessages(ctx context.Context, w http.ResponseWriter, rs 
 		rs.errType = errAPI
 		h.log.Warn().Str("request_id", rs.id).Err(err).Msg("upstream stream failed")
 	}
+}
+
+// drainWait bounds how long a finished stream waits for the end of the
+// upstream body.
+const drainWait = 50 * time.Millisecond
+
+// drainStream reads what is left of a finished upstream stream (the
+// chunked terminator after [DONE]) so the engine may pool the connection:
+// a body closed before EOF costs a new connection next time. An upstream
+// that keeps the body open is cut after drainWait.
+func drainStream(rd *sse.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainWait, cancel)
+	for i := 0; i < 8 && rd.Next(); i++ {
+	}
+	t.Stop()
 }
 
 // countingReader counts the (decoded) upstream body bytes.

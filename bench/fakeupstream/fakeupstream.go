@@ -67,6 +67,10 @@ type Options struct {
 	// Reasoning makes the server emit reasoning_content before the text when
 	// the request has reasoning_effort.
 	Reasoning bool
+	// TextOnly answers every turn with text (Chunks content chunks), never
+	// with a tool call: benchmarks use it so a tool-bearing Claude Code turn
+	// streams the full chunk count.
+	TextOnly bool
 	// Logger receives debug lines about requests and server errors.
 	Logger zerolog.Logger
 }

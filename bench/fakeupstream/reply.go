@@ -86,7 +86,7 @@ func choose(req *request, o *Options) replyKey {
 	case req.lastRole == "tool":
 		k.kind, k.echo = kindToolResult, req.lastText
 		k.replyBytes = 0
-	case req.tool != "" && req.lastRole == "user":
+	case req.tool != "" && req.lastRole == "user" && !o.TextOnly:
 		k.kind, k.tool = kindToolCall, req.tool
 		k.replyBytes, k.chunks = 0, min(k.chunks, maxToolFragments)
 	default:

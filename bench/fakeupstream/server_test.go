@@ -324,3 +324,27 @@ func TestHandlerEmbedded(t *testing.T) {
 		t.Fatalf("embedded handler: %+v, stats %+v", sum, s.Stats())
 	}
 }
+
+func TestTextOnly(t *testing.T) {
+	s, c := start(t, Options{TextOnly: true, Chunks: 20})
+	tools := `,"tools":[{"type":"function","function":{"name":"Bash","parameters":{}}}]`
+	resp := post(t, nil, s, c, chatBody(true, true, tools))
+	events, err := newSSE(resp.Body).all()
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := summarize(t, events)
+	if sum.toolName != "" || sum.finish != "stop" || sum.content == "" {
+		t.Fatalf("TextOnly must answer with text: %+v", sum)
+	}
+	var content int
+	for _, ev := range events {
+		if gjson.Get(ev, "choices.0.delta.content").Str != "" {
+			content++
+		}
+	}
+	if content != 20 {
+		t.Fatalf("%d content chunks, want 20", content)
+	}
+}

@@ -90,7 +90,7 @@ func run(ctx context.Context, o options, args []string) error {
 			return err
 		}
 	}
-	if h.ups, err = startUpstreams(cfgs, tmp, fakeupstream.Options{Chunks: o.chunks}); err != nil {
+	if h.ups, err = startUpstreams(cfgs, tmp, fakeupstream.Options{Chunks: o.chunks, TextOnly: true}); err != nil {
 		return err
 	}
 	defer h.ups.Close()
