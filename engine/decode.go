@@ -85,9 +85,8 @@ func (d *decoder) Read(p []byte) (int, error) {
 	}
 	if d.r == nil {
 		if err := d.init(); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
+			// io.EOF before any byte: an empty body that merely carries a
+			// Content-Encoding header (HEAD, 204, Content-Length: 0).
 			d.err = err
 			return 0, err
 		}
