@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
+)
+
+// shutdownRig serves a Handler with its own http.Server the way
+// cmd/ccproxy does, so the test can drive Shutdown and Stop.
+type shutdownRig struct {
+	URL  string
+	Up   *fakeupstream.Server
+	H    *Handler
+	Srv  *http.Server
+	eng  engine.Engine
+	errc chan error
+}
+
+func newShutdownRig(t *testing.T, engName string, uo fakeupstream.Options) *shutdownRig {
+	t.Helper()
+	up, err := fakeupstream.Start(uo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Close)
+	eng, err := engine.New(engName, engine.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	models, err := toopenai.NewModels(toopenai.ModelsConfig{Big: "gpt-4.1", Small: "gpt-4.1-mini"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Engine: eng, EngineName: engName, UpstreamURL: up.URL + "/v1", UpstreamKey: upstreamSecret,
+		Models: models, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &shutdownRig{URL: "http://" + ln.Addr().String(), Up: up, H: h, eng: eng, errc: make(chan error, 1),
+		Srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { r.errc <- r.Srv.Serve(ln) }()
+	t.Cleanup(func() {
+		r.Srv.Close()
+		if err := <-r.errc; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return r
+}
+
+// startStream opens a stream and returns once its head has arrived, so
+// it is running when the test shuts down.
+func startStream(t *testing.T, url string, client *http.Client) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", strings.NewReader(streamBody))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	return resp
+}
+
+// TestShutdownLetsStreamsFinish: a stream that ends within the grace
+// period ends normally; Shutdown returns once it has, and no new
+// connection is accepted after that.
+func TestShutdownLetsStreamsFinish(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			ignore := goleak.IgnoreCurrent()
+			r := newShutdownRig(t, eng, fakeupstream.Options{ChunkInterval: 20 * time.Millisecond, Chunks: 25})
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp := startStream(t, r.URL, &http.Client{Transport: tr})
+			defer resp.Body.Close()
+			first := make([]byte, 1)
+			if _, err := io.ReadFull(resp.Body, first); err != nil {
+				t.Fatal(err)
+			}
+			shut := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				shut <- r.Srv.Shutdown(ctx)
+			}()
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("stream cut by a graceful shutdown: %v", err)
+			}
+			evs := readEvents(t, io.MultiReader(strings.NewReader(string(first)), strings.NewReader(string(rest))))
+			data := checkGrammar(t, evs)
+			if slices.Contains(names(evs), "error") {
+				t.Fatalf("error event in a stream that finished within grace: %v", names(evs))
+			}
+			var stop any
+			for _, d := range data {
+				if d["type"] == "message_delta" {
+					stop = d["delta"].(map[string]any)["stop_reason"]
+				}
+			}
+			if stop != "end_turn" {
+				t.Fatalf("stop_reason %v, want end_turn", stop)
+			}
+			if err := <-shut; err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if r.Up.Stats().Canceled != 0 {
+				t.Fatal("the upstream saw a cancel during a graceful shutdown")
+			}
+			if c, err := net.DialTimeout("tcp", strings.TrimPrefix(r.URL, "http://"), time.Second); err == nil {
+				c.Close()
+				t.Fatal("still accepting connections after Shutdown")
+			}
+			tr.CloseIdleConnections()
+			r.Srv.Close()
+			r.eng.Close()
+			r.Up.Close()
+			if err := goleak.Find(append([]goleak.Option{ignore}, processWide...)...); err != nil {
+				t.Fatalf("goroutines left after shutdown: %v", err)
+			}
+		})
+	}
+}
+
+// TestShutdownGraceOver: a stream longer than the grace period keeps
+// running through Shutdown; Stop then ends it with an error event followed
+// by message_stop, the upstream sees the cancel, the second Shutdown
+// completes, and a request after Stop gets 503 overloaded_error.
+func TestShutdownGraceOver(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newShutdownRig(t, eng, fakeupstream.Options{ChunkInterval: 20 * time.Millisecond, Chunks: 5000})
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			resp := startStream(t, r.URL, &http.Client{Transport: tr})
+			defer resp.Body.Close()
+			got := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(resp.Body)
+				got <- b
+			}()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			err := r.Srv.Shutdown(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Shutdown with a 100 s stream running: %v, want the grace deadline", err)
+			}
+			r.H.Stop()
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := r.Srv.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown after Stop: %v", err)
+			}
+			var raw []byte
+			select {
+			case raw = <-got:
+			case <-ctx.Done():
+				t.Fatal("the stream did not end after Stop")
+			}
+			evs := readEvents(t, strings.NewReader(string(raw)))
+			data := checkGrammar(t, evs) // ends with message_stop
+			i := slices.Index(names(evs), "error")
+			if i < 0 {
+				t.Fatalf("want an error event before message_stop: %v", names(evs))
+			}
+			e := data[i]["error"].(map[string]any)
+			if e["type"] != errAPI && e["type"] != errOverloaded {
+				t.Fatalf("error event type %v", e["type"])
+			}
+			if msg, _ := e["message"].(string); !strings.Contains(msg, "shutting down") {
+				t.Errorf("error event message %q does not say ccproxy is shutting down", msg)
+			}
+			eventually(t, func() bool { return r.Up.Stats().Canceled == 1 },
+				func() string { return "the upstream never saw the cancel" })
+
+			// After Stop the handler refuses work, wherever it is served.
+			late := httptest.NewServer(r.H)
+			defer late.Close()
+			lresp := post(t, late.URL, "/v1/messages", []byte(streamBody), nil)
+			if lresp.StatusCode != http.StatusServiceUnavailable || lresp.Header.Get("Retry-After") == "" {
+				t.Fatalf("after Stop: status %d Retry-After %q", lresp.StatusCode, lresp.Header.Get("Retry-After"))
+			}
+			if typ, _ := errorBody(t, lresp); typ != errOverloaded {
+				t.Fatalf("after Stop: error type %s", typ)
+			}
+			if got := r.Up.Stats().Requests; got != 1 {
+				t.Fatalf("a request after Stop reached the upstream (%d requests)", got)
+			}
+		})
+	}
+}
