@@ -54,7 +54,7 @@ type leakRig struct {
 	closed bool
 }
 
-func newLeakRig(t *testing.T, engName string, uo fakeupstream.Options, mod func(*Config, *engine.Config)) *leakRig {
+func newLeakRig(t testing.TB, engName string, uo fakeupstream.Options, mod func(*Config, *engine.Config)) *leakRig {
 	t.Helper()
 	up, err := fakeupstream.Start(uo)
 	if err != nil {
