@@ -166,3 +166,41 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	var buf [512]byte
 	w.Write(appendErrorJSON(buf[:0], e.Type, e.Message))
 }
+
+// maxJSONDepth bounds the nesting of request bodies that ccproxy parses
+// with recursive decoders (count_tokens, passthrough): deeper documents
+// are refused before they can exhaust the stack.
+const maxJSONDepth = 256
+
+// checkDepth returns an error when body nests arrays and objects deeper
+// than maxJSONDepth. It does not validate; it only counts brackets outside
+// strings, in one pass without allocation.
+func checkDepth(body []byte) *apiError {
+	depth := 0
+	inStr := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '[', '{':
+			depth++
+			if depth > maxJSONDepth {
+				return &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest,
+					Message: "request body nests JSON deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return nil
+}

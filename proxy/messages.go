@@ -20,30 +20,24 @@ const maxUnaryResponse = 64 << 20
 
 // serveMessages handles POST /v1/messages.
 func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqState) {
-	// The client's body and the translated body are needed only until the
-	// upstream has answered (retries re-send the latter): release them
-	// before streaming, so an open stream holds no request-sized memory.
-	in, out := h.getBuf(), h.getBuf()
-	var body, upBody []byte
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			h.putBuf(in, body)
-			h.putBuf(out, upBody)
-		}
-	}
-	defer release()
+	// Buffers live only as long as needed, so an open stream holds no
+	// request-sized memory: the client's body until it is translated, the
+	// translated body until the upstream has answered (retries re-send it).
+	in := h.getBuf()
 	body, aerr := h.readBody(w, r, (*in)[:0])
 	rs.bytesIn = int64(len(body))
 	if aerr != nil {
+		h.putBuf(in, body)
 		h.fail(w, rs, aerr)
 		return
 	}
+	out := h.getBuf()
 	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
 	h.traceBody(rs, "client request body", body)
+	h.putBuf(in, body)
 	if err != nil {
+		h.putBuf(out, upBody)
 		msg := err.Error()
 		var re *toopenai.RequestError
 		if !errors.As(err, &re) {
@@ -60,7 +54,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	rs.upstreamStart = time.Since(rs.start)
 	resp, err := h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
-	release()
+	h.putBuf(out, upBody)
 	if err != nil {
 		h.failSend(w, rs, err)
 		return
@@ -203,6 +197,10 @@ func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *r
 	defer h.putBuf(in, body)
 	rs.bytesIn = int64(len(body))
 	if aerr != nil {
+		h.fail(w, rs, aerr)
+		return
+	}
+	if aerr := checkDepth(body); aerr != nil {
 		h.fail(w, rs, aerr)
 		return
 	}

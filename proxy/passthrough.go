@@ -32,6 +32,10 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			h.fail(w, rs, aerr)
 			return
 		}
+		if aerr := checkDepth(body); aerr != nil {
+			h.fail(w, rs, aerr)
+			return
+		}
 		if !gjson.ValidBytes(body) {
 			h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: "request body is not valid JSON"})
 			return
