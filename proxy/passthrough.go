@@ -83,8 +83,12 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	out := w.Header()
 	for k, v := range resp.Header {
 		switch k {
-		case "Content-Length", "X-Request-Id", "Set-Cookie":
+		case "X-Request-Id", "Set-Cookie":
 			continue
+		case "Content-Length":
+			if resp.Decoded != "" {
+				continue
+			}
 		}
 		out[k] = v
 	}
@@ -112,7 +116,19 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			if rs.ttft == 0 && sse {
 				rs.ttft = time.Since(rs.start)
 			}
-			if sw.writeLocked(buf[:n]) != nil {
+			// An event stream leaves read by read (one write and one flush
+			// each); any other body is written through net/http's buffer
+			// and leaves when the handler returns, in as few writes as it
+			// takes.
+			var werr error
+			if sse {
+				werr = sw.writeLocked(buf[:n])
+			} else {
+				var m int
+				m, werr = w.Write(buf[:n])
+				sw.written += int64(m)
+			}
+			if werr != nil {
 				rs.clientGone = true
 				break
 			}
