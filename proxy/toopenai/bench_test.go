@@ -1,6 +1,7 @@
 package toopenai
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,5 +45,26 @@ func BenchmarkTranslate(b *testing.B) {
 				dst = out
 			}
 		})
+	}
+}
+
+// BenchmarkEncodingJSONRoundTrip is the baseline Translate is measured
+// against: decoding the first-turn body into generic values and encoding it
+// again, without any translation work.
+func BenchmarkEncodingJSONRoundTrip(b *testing.B) {
+	body, err := os.ReadFile("../../testdata/cc-2.1.332-print-first-turn.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
