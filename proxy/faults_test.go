@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 	"github.com/ccproxy/ccproxy/engine"
 )
@@ -248,20 +250,24 @@ func TestInboundAuth(t *testing.T) {
 	}
 }
 
-// TestSecretsNotLogged: neither key appears in the logs.
+// TestSecretsNotLogged: neither key appears in the logs, even at trace
+// level where bodies are logged (a key pasted into a prompt included).
 func TestSecretsNotLogged(t *testing.T) {
-	r := newRig(t, "nethttp", fakeupstream.Options{}, nil)
+	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
+		c.Logger = c.Logger.Level(zerolog.TraceLevel)
+	})
 	r.Up.InjectFaults(fakeupstream.Fault{Kind: fakeupstream.Status, Status: 401})
 	resp := post(t, r.URL, "/v1/messages", []byte(unaryBody), nil)
 	errorBody(t, resp)
-	resp = post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
+	pasted := `{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"my key is sk-proj-PASTEDSECRET123 and {\"api_key\":\"hunter2hunter2\"}"}]}`
+	resp = post(t, r.URL, "/v1/messages", []byte(pasted), nil)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	logs := r.logs()
-	if !strings.Contains(logs, `"route":"messages"`) {
-		t.Fatalf("no request log lines: %s", logs)
+	if !strings.Contains(logs, `"route":"messages"`) || !strings.Contains(logs, "client request body") {
+		t.Fatalf("no request or trace body log lines: %s", logs)
 	}
-	for _, s := range []string{upstreamSecret, "sk-client-key"} {
+	for _, s := range []string{upstreamSecret, "sk-client-key", "PASTEDSECRET123", "hunter2hunter2"} {
 		if strings.Contains(logs, s) {
 			t.Fatalf("secret %q in logs", s)
 		}

@@ -9,7 +9,8 @@ import (
 var (
 	// redactKeyValue matches a JSON (or header-like) field whose name says
 	// it holds a credential, and its string value.
-	redactKeyValue = regexp.MustCompile(`(?i)("?(?:authorization|x-api-key|api[_-]?key|access[_-]?token|secret)"?\s*[:=]\s*"?)(?:Bearer\s+)?[^"\s,}]+`)
+	// The quotes may come escaped (a JSON document inside a JSON string).
+	redactKeyValue = regexp.MustCompile(`(?i)((?:authorization|x-api-key|api[_-]?key|access[_-]?token|secret)(?:\\*")?\s*[:=]\s*(?:\\*")?)(?:Bearer\s+)?[^"\\\s,}]+`)
 	// redactToken matches bare provider keys such as sk-..., sk-ant-...
 	redactToken = regexp.MustCompile(`\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}`)
 )

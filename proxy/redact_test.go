@@ -29,3 +29,11 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("redact changed a clean body: %s", redact(s))
 	}
 }
+
+func TestRedactEscaped(t *testing.T) {
+	in := `{"content":"my key is sk-proj-PASTEDSECRET123 and {\"api_key\":\"hunter2hunter2\"}"}`
+	got := redact(in)
+	if strings.Contains(got, "hunter2hunter2") || strings.Contains(got, "PASTEDSECRET123") {
+		t.Fatalf("redact(%s) = %s", in, got)
+	}
+}
