@@ -37,7 +37,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 			t.Fatal(err)
 		}
 		seeds = append(seeds, b)
-		seeds = append(seeds, bytes.Replace(b, []byte(`"stream":true`), []byte(`"stream":false`), 1))
+		seeds = append(seeds, bytes.Replace(b, []byte(`"stream": true`), []byte(`"stream": false`), 1))
 	}
 	base := map[string]string{
 		"model":          `"claude-sonnet-4-5"`,
