@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // Anthropic error types (https://docs.anthropic.com/en/api/errors).
@@ -45,33 +46,8 @@ func appendErrorJSON(dst []byte, typ, msg string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
 	dst = strconv.AppendQuote(dst, typ)
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = jsonw.AppendString(dst, msg)
 	return append(dst, "}}"...)
-}
-
-// appendJSONString appends s as a JSON string. strconv.Quote is not JSON
-// (it emits \x escapes), so escape by hand.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < 0x20 || c == 0x7f:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
 
 // upstreamError maps a non-2xx upstream response to the error the client

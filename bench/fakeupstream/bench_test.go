@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // claudeCodeBody turns the recorded Claude Code first turn into the
@@ -30,7 +32,7 @@ func claudeCodeBody(tb testing.TB, stream bool) []byte {
 	b.WriteString(`,"messages":[{"role":"system","content":`)
 	var sys strings.Builder
 	j.Get("system.#.text").ForEach(func(_, v gjson.Result) bool { sys.WriteString(v.Str); return true })
-	b.Write(appendJSONString(nil, sys.String()))
+	b.Write(jsonw.AppendString(nil, sys.String()))
 	b.WriteString(`}`)
 	j.Get("messages").ForEach(func(_, m gjson.Result) bool {
 		if m.Get("role").Str != "user" {

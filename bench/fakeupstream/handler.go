@@ -9,6 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // maxBody bounds request bodies.
@@ -148,20 +150,20 @@ func (s *Server) writeError(w http.ResponseWriter, status int, msg, typ, param, 
 
 func appendError(b []byte, msg, typ, param, code string) []byte {
 	b = append(b, `{"error":{"message":`...)
-	b = appendJSONString(b, msg)
+	b = jsonw.AppendString(b, msg)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, typ)
+	b = jsonw.AppendString(b, typ)
 	b = append(b, `,"param":`...)
 	if param == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, param)
+		b = jsonw.AppendString(b, param)
 	}
 	b = append(b, `,"code":`...)
 	if code == "" {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, code)
+		b = jsonw.AppendString(b, code)
 	}
 	return append(b, "}}"...)
 }
@@ -175,7 +177,7 @@ func (s *Server) writeModels(w http.ResponseWriter) {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, m)
+		b = jsonw.AppendString(b, m)
 		b = append(b, `,"object":"model","created":`...)
 		b = strconv.AppendInt(b, created, 10)
 		b = append(b, `,"owned_by":"ccproxy-demo"}`...)

@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // Constants of every reply, so that replies are deterministic.
@@ -199,24 +200,24 @@ func render(k replyKey) *reply {
 		b = append(b, `","object":"chat.completion","created":`...)
 		b = strconv.AppendInt(b, created, 10)
 		b = append(b, `,"model":`...)
-		b = appendJSONString(b, k.model)
+		b = jsonw.AppendString(b, k.model)
 		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 		if k.kind == kindToolCall {
 			b = append(b, "null"...)
 		} else {
-			b = appendJSONString(b, text)
+			b = jsonw.AppendString(b, text)
 		}
 		if k.reasoning {
 			b = append(b, `,"reasoning_content":`...)
-			b = appendJSONString(b, reasoningText)
+			b = jsonw.AppendString(b, reasoningText)
 		}
 		if k.kind == kindToolCall {
 			b = append(b, `,"tool_calls":[{"id":"`...)
 			b = append(b, callID...)
 			b = append(b, `","type":"function","function":{"name":`...)
-			b = appendJSONString(b, k.tool)
+			b = jsonw.AppendString(b, k.tool)
 			b = append(b, `,"arguments":`...)
-			b = appendJSONString(b, args)
+			b = jsonw.AppendString(b, args)
 			b = append(b, "}}]"...)
 		}
 		b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
@@ -232,7 +233,7 @@ func render(k replyKey) *reply {
 	head = append(head, `","object":"chat.completion.chunk","created":`...)
 	head = strconv.AppendInt(head, created, 10)
 	head = append(head, `,"model":`...)
-	head = appendJSONString(head, k.model)
+	head = jsonw.AppendString(head, k.model)
 	head = append(head, `,"service_tier":"default","system_fingerprint":"`+fingerprint+`","choices":[`...)
 	tail := "}\n\n"
 	if k.includeUsage {
@@ -258,24 +259,24 @@ func render(k replyKey) *reply {
 	r.events = append(r.events, event([]byte(`{"role":"assistant","content":"","refusal":null}`), ""))
 	if k.reasoning {
 		for _, p := range splitRunes(reasoningText, reasoningChunks) {
-			r.events = append(r.events, event(appendJSONString([]byte(`{"reasoning_content":`), p, '}'), ""))
+			r.events = append(r.events, event(append(jsonw.AppendString([]byte(`{"reasoning_content":`), p), '}'), ""))
 		}
 	}
 	if k.kind == kindToolCall {
 		d := []byte(`{"tool_calls":[{"index":0,"id":"`)
 		d = append(d, callID...)
 		d = append(d, `","type":"function","function":{"name":`...)
-		d = appendJSONString(d, k.tool)
+		d = jsonw.AppendString(d, k.tool)
 		d = append(d, `,"arguments":""}}]}`...)
 		r.events = append(r.events, event(d, ""))
 		for _, p := range splitRunes(args, k.chunks) {
-			d := appendJSONString([]byte(`{"tool_calls":[{"index":0,"function":{"arguments":`), p)
+			d := jsonw.AppendString([]byte(`{"tool_calls":[{"index":0,"function":{"arguments":`), p)
 			d = append(d, "}}]}"...)
 			r.events = append(r.events, event(d, ""))
 		}
 	} else {
 		for _, p := range splitRunes(text, k.chunks) {
-			r.events = append(r.events, event(appendJSONString([]byte(`{"content":`), p, '}'), ""))
+			r.events = append(r.events, event(append(jsonw.AppendString([]byte(`{"content":`), p), '}'), ""))
 		}
 	}
 	r.events = append(r.events, event([]byte(`{}`), k.finishReason()))
@@ -300,51 +301,6 @@ func appendUsage(b []byte, promptTokens int, r *reply) []byte {
 	b = strconv.AppendInt(b, int64(r.reasoningTokens), 10)
 	b = append(b, `,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
 	return b
-}
-
-// appendJSONString appends s as a JSON string, then the bytes of tail.
-// Invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string, tail ...byte) []byte {
-	const hexd = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	b = append(b, '"')
-	return append(b, tail...)
 }
 
 // cacheEntries bounds the reply cache.

@@ -1,6 +1,10 @@
 package toanthropic
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
+)
 
 // Ping appends an Anthropic ping event, used as a keep-alive.
 func Ping(dst []byte) []byte {
@@ -11,16 +15,16 @@ func Ping(dst []byte) []byte {
 // event: error / data: {"type":"error","error":{"type":errType,"message":message}}.
 func ErrorEvent(dst []byte, errType, message string) []byte {
 	dst = append(dst, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"...)
-	dst = appendJSONString(dst, errType)
+	dst = jsonw.AppendString(dst, errType)
 	dst = append(dst, ",\"message\":"...)
-	dst = appendJSONString(dst, message)
+	dst = jsonw.AppendString(dst, message)
 	return append(dst, "}}\n\n"...)
 }
 
 // errorEventRaw is ErrorEvent with the message already a raw JSON string.
 func errorEventRaw(dst []byte, errType, rawMessage string) []byte {
 	dst = append(dst, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"...)
-	dst = appendJSONString(dst, errType)
+	dst = jsonw.AppendString(dst, errType)
 	dst = append(dst, ",\"message\":"...)
 	dst = append(dst, rawMessage...)
 	return append(dst, "}}\n\n"...)
@@ -43,11 +47,11 @@ func appendStop(dst []byte, stopReason, stopSeq string, seqSet bool) []byte {
 	if stopReason == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONString(dst, stopReason)
+		dst = jsonw.AppendString(dst, stopReason)
 	}
 	dst = append(dst, `,"stop_sequence":`...)
 	if seqSet {
-		return appendJSONString(dst, stopSeq)
+		return jsonw.AppendString(dst, stopSeq)
 	}
 	return append(dst, "null"...)
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // Anthropic stop reasons.
@@ -85,7 +87,7 @@ func errorMessageRaw(e gjson.Result) string {
 	if e.Type == gjson.String {
 		return e.Raw
 	}
-	return string(appendJSONString(nil, e.Raw))
+	return string(jsonw.AppendString(nil, e.Raw))
 }
 
 // parseUsage reads an OpenAI usage object.

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // errNoChoices reports a chat.completion without any choice.
@@ -47,9 +49,9 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 		id = newMessageID()
 	}
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, id)
+	dst = jsonw.AppendString(dst, id)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendJSONString(dst, cfg.Model)
+	dst = jsonw.AppendString(dst, cfg.Model)
 	dst = append(dst, `,"content":[`...)
 	n := 0
 	sep := func() {
@@ -174,7 +176,7 @@ func appendInput(dst []byte, args gjson.Result) []byte {
 	if args.Type == gjson.String {
 		dst = append(dst, args.Raw...)
 	} else {
-		dst = appendJSONString(dst, args.Raw)
+		dst = jsonw.AppendString(dst, args.Raw)
 	}
 	return append(dst, '}')
 }

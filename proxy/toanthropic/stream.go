@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // blockKind is the kind of the open content block.
@@ -77,9 +79,9 @@ func (s *Stream) Start(dst []byte) []byte {
 	}
 	s.started = true
 	dst = append(dst, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"...)
-	dst = appendJSONString(dst, s.cfg.MessageID)
+	dst = jsonw.AppendString(dst, s.cfg.MessageID)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendJSONString(dst, s.cfg.Model)
+	dst = jsonw.AppendString(dst, s.cfg.Model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, Usage{InputTokens: max(s.cfg.InputTokens, 0), OutputTokens: 1})
 	return append(dst, "}}\n\n"...)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // toolState is where a tool call is in its life.
@@ -166,7 +168,7 @@ func (s *Stream) toolFragment(dst []byte, pos int, tc gjson.Result) []byte {
 		// Raw JSON, not string contents: escape it into pending.
 		t.scan.feedPlain(frag)
 		n := len(t.pending)
-		t.pending = appendJSONString(t.pending, frag)
+		t.pending = jsonw.AppendString(t.pending, frag)
 		copy(t.pending[n:], t.pending[n+1:])
 		t.pending = t.pending[:len(t.pending)-2]
 		frag = ""

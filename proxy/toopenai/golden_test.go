@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -45,7 +47,7 @@ func TestGolden(t *testing.T) {
 			var got bytes.Buffer
 			if err != nil {
 				// count_tokens bodies carry no max_tokens: pin the error.
-				got.WriteString(`{"error": ` + string(appendJSONString(nil, err.Error())) + "}\n")
+				got.WriteString(`{"error": ` + string(jsonw.AppendString(nil, err.Error())) + "}\n")
 			} else {
 				checkOutput(t, out)
 				if err := json.Indent(&got, out, "", "  "); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // Options configures Translate. A nil *Options means: model names passed
@@ -167,7 +169,7 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 	dst = slices.Grow(dst, len(raw)+1024)
 	mark := len(dst)
 	dst = append(dst, `{"model":`...)
-	dst = appendJSONString(dst, info.UpstreamModel)
+	dst = jsonw.AppendString(dst, info.UpstreamModel)
 	dst = append(dst, `,"messages":[`...)
 	if dst, err = t.appendSystem(dst, r.system); err != nil {
 		return dst[:mark], info, err
