@@ -6,7 +6,7 @@ GO ?= go
 TAGSETS := none fasthttp nofasthttp fasthttp,nofasthttp
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all claude-cli run build build-all test test-short vet tags lint fmt fuzz soak e2e-claude tools deps
+.PHONY: all claude-cli soak run build build-all test test-short vet tags lint fmt fuzz soak e2e-claude tools deps
 
 all: build
 
@@ -62,6 +62,11 @@ lint: vet
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## soak: 5 minutes of mixed streaming load with injected faults against a
+## ccproxy process; fails if goroutines or RSS grow (not part of make test).
+soak:
+	$(GO) run ./bench/cmd/soak -duration 5m
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
