@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -43,7 +42,7 @@ func TestClaudeCodeCLI(t *testing.T) {
 	port := freePort(t)
 	srv := exec.Command(bin)
 	srv.Env = cleanEnv("PORT=" + port)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	srv.Stderr = &logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

@@ -11,10 +11,29 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// syncBuffer collects a child process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // buildBinary compiles ccproxy with the given tags into a temp dir.
 func buildBinary(t *testing.T, tags string) string {
@@ -92,7 +111,7 @@ func TestDemoModeEndToEnd(t *testing.T) {
 	port := freePort(t)
 	cmd := exec.Command(bin)
 	cmd.Env = cleanEnv("PORT=" + port)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
