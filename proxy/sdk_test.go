@@ -30,6 +30,7 @@ func TestOfficialSDKStream(t *testing.T) {
 				Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("list files"))},
 				Tools:     []anthropic.ToolUnionParam{tool},
 			})
+			defer stream.Close()
 			var msg anthropic.Message
 			for stream.Next() {
 				if err := msg.Accumulate(stream.Current()); err != nil {
@@ -86,6 +87,7 @@ func TestOfficialSDKError(t *testing.T) {
 
 	r.Up.InjectFaults(fakeupstream.Fault{Kind: fakeupstream.StreamError, AfterChunks: 2, Body: "exploded"})
 	stream := client.Messages.NewStreaming(context.Background(), params)
+	defer stream.Close()
 	for stream.Next() {
 	}
 	if stream.Err() == nil {
