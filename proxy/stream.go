@@ -136,17 +136,14 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 			break
 		}
 	}
-	if err == nil && st.Done() {
-		drainStream(rd, cancel)
-	}
 	rs.upstreamDone = time.Since(rs.start)
-	rs.upBytes = body.n
 	if err == nil && !st.Done() {
 		err = rd.Err()
 	}
 	if werr != nil {
 		rs.clientGone = true
 	}
+	// Classify before draining: a drain that times out cancels ctx.
 	if err != nil && ctx.Err() != nil {
 		switch {
 		case errors.Is(context.Cause(ctx), errStreamTooLong):
@@ -160,7 +157,13 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	if !st.Done() {
 		out = st.Finish(out[:0], err)
 		sw.write(out)
+	} else if werr == nil {
+		// The Anthropic stream is complete (normally, or after an error
+		// object the upstream sent): read the upstream body to its end so
+		// the engine can pool the connection.
+		drainStream(rd, cancel)
 	}
+	rs.upBytes = body.n
 	rs.stopReason = st.StopReason()
 	u := st.Usage()
 	rs.inTok, rs.outTok, rs.cTok = u.InputTokens, u.OutputTokens, u.CacheReadInputTokens
