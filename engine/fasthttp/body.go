@@ -2,6 +2,7 @@ package fasthttp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ type body[C pooledConn] struct {
 	resp      *fh.Response
 	br        *bufio.Reader
 	stream    io.Reader
+	chunked   bool // Transfer-Encoding: chunked (Read may batch buffered chunks)
 	keepAlive bool
 
 	mu       sync.Mutex // serialises Read with the release in Close
@@ -90,6 +92,18 @@ func (b *body[C]) Read(p []byte) (int, error) {
 	}
 	_ = b.conn.SetReadDeadline(time.Now().Add(b.idle))
 	n, err := b.stream.Read(p)
+	// fasthttp's stream returns one chunk per Read. Chunks that have
+	// already arrived complete are handed over in the same Read, without
+	// waiting for anything: an SSE consumer can then translate the events
+	// that arrived together and send them in one write.
+	for b.chunked && err == nil && n > 0 && n < len(p) && completeChunkBuffered(b.br) {
+		var m int
+		m, err = b.stream.Read(p[n:])
+		n += m
+		if m == 0 {
+			break
+		}
+	}
 	if err == nil {
 		return n, nil
 	}
@@ -156,4 +170,35 @@ func (b *body[C]) Close() error {
 		b.ops.discard(b.h.hc, b.cc)
 	}
 	return nil
+}
+
+// completeChunkBuffered reports whether br's buffer starts with a whole
+// non-final HTTP/1.1 chunk (size line, data and CRLF), so that reading it
+// cannot block. It never reads from the connection.
+func completeChunkBuffered(br *bufio.Reader) bool {
+	buf, _ := br.Peek(br.Buffered())
+	size, i := 0, 0
+	for ; i < len(buf) && i < 16; i++ {
+		c := buf[i]
+		switch {
+		case '0' <= c && c <= '9':
+			size = size<<4 | int(c-'0')
+		case 'a' <= c && c <= 'f':
+			size = size<<4 | int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			size = size<<4 | int(c-'A'+10)
+		default:
+			goto sizeDone
+		}
+	}
+sizeDone:
+	if i == 0 || size == 0 {
+		return false // not a size line, or the last chunk: let Read see the end
+	}
+	nl := bytes.IndexByte(buf[i:], '\n')
+	if nl < 0 || buf[i+nl-1] != '\r' {
+		return false
+	}
+	end := i + nl + 1 + size
+	return end+2 <= len(buf) && buf[end] == '\r' && buf[end+1] == '\n'
 }

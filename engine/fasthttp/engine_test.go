@@ -519,3 +519,57 @@ func TestRegisteredAndDescribe(t *testing.T) {
 		t.Fatalf("describe %v", d)
 	}
 }
+
+// TestReadBatchesBufferedChunks: chunks that arrived together come back
+// from one Read, a chunk still on its way does not hold them back, and the
+// body still ends cleanly.
+func TestReadBatchesBufferedChunks(t *testing.T) {
+	rest := make(chan struct{})
+	s := newRawServer(t, func(c net.Conn, _ *bufio.Reader, _ string) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"7\r\ndata: 1\r\n7\r\ndata: 2\r\n7\r\ndata: 3\r\n"+"7\r\ndata") // the 4th chunk is incomplete
+		<-rest
+		io.WriteString(c, ": 4\r\n0\r\n\r\n")
+	})
+	e := newTestEngine(t, nil)
+	resp, err := e.Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// The server wrote the head and the chunks in one write, so the chunks
+	// are buffered by the time the head has been read.
+	buf := make([]byte, 4096)
+	n, err := resp.Body.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); got != "data: 1data: 2data: 3" {
+		t.Fatalf("got %q", got)
+	}
+	close(rest)
+	tail, err := io.ReadAll(resp.Body)
+	if err != nil || string(tail) != "data: 4" {
+		t.Fatalf("tail %q, %v", tail, err)
+	}
+}
+
+func TestCompleteChunkBuffered(t *testing.T) {
+	for in, want := range map[string]bool{
+		"5\r\nhello\r\n":        true,
+		"5;ext=1\r\nhello\r\nx": true,
+		"A\r\n0123456789\r\n":   true,
+		"5\r\nhell":             false,
+		"5\r\nhello\r":          false,
+		"0\r\n\r\n":             false,
+		"\r\n":                  false,
+		"zz\r\n":                false,
+		"":                      false,
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(in), 64)
+		br.Peek(len(in))
+		if got := completeChunkBuffered(br); got != want {
+			t.Errorf("%q: %v, want %v", in, got, want)
+		}
+	}
+}

@@ -129,6 +129,7 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		return out, nil
 	}
 	b.resp, b.br, b.stream, b.keepAlive = resp, br, stream, keepAlive
+	b.chunked = resp.Header.ContentLength() == -1
 	out.Body = b
 	if coding != "" {
 		rc, name, ok := engine.NewDecoder(coding, b)
