@@ -101,7 +101,7 @@ func run(ctx context.Context, o options, args []string) error {
 		return fmt.Errorf("probe W2 upstream stream: %w", err)
 	}
 	h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("W2 = `%s` (%d bytes, stream:true) on /v1/messages; direct sends its translation (%d bytes) to the upstream. "+
-		"The fake upstream answers it with a streamed tool call: %d SSE events (its policy caps tool-call fragments; -chunks=%d applies to text replies). "+
+		"The fake upstream (TextOnly) streams a text reply in %d SSE events (role, -chunks=%d content chunks, finish, usage, [DONE]). "+
 		"W1 = a %d-byte OpenAI chat request (non-streaming) on the passthrough route /v1/chat/completions.",
 		filepath.Base(o.fixture), len(h.fixture), len(h.translated), h.w2Events, o.chunks, len(w1Body)))
 
