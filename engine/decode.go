@@ -33,21 +33,46 @@ func NewDecoder(coding string, body io.ReadCloser) (rc io.ReadCloser, name strin
 	default:
 		return body, "", false
 	}
-	return &decoder{coding: c, body: body}, c, true
+	d := &decoder{coding: c, body: body}
+	d.src.r = body
+	return d, c, true
+}
+
+// WireCounter is implemented by bodies an engine decoded: WireBytes is the
+// number of bytes, still coded, read from the upstream so far. Metrics use
+// it for compression ratios.
+type WireCounter interface {
+	WireBytes() int64
 }
 
 type decoder struct {
 	coding string
 	body   io.ReadCloser
+	src    countingReader // body, counted: what the decompressor reads
 	r      io.Reader
 	close  func()
 	err    error
 }
 
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// WireBytes implements WireCounter.
+func (d *decoder) WireBytes() int64 { return d.src.n }
+
 func (d *decoder) init() error {
 	switch d.coding {
 	case "gzip":
-		zr, err := gzip.NewReader(d.body)
+		zr, err := gzip.NewReader(&d.src)
 		if err != nil {
 			return err
 		}
@@ -56,7 +81,7 @@ func (d *decoder) init() error {
 	case "deflate":
 		// HTTP's "deflate" is zlib-wrapped, but some servers send raw
 		// deflate: peek at the header to tell them apart.
-		br := &peekReader{r: d.body}
+		br := &peekReader{r: &d.src}
 		if br.zlibHeader() {
 			zr, err := zlib.NewReader(br)
 			if err != nil {
@@ -67,9 +92,9 @@ func (d *decoder) init() error {
 			d.r = flate.NewReader(br)
 		}
 	case "br":
-		d.r = brotli.NewReader(d.body)
+		d.r = brotli.NewReader(&d.src)
 	case "zstd":
-		zr, err := zstd.NewReader(d.body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		zr, err := zstd.NewReader(&d.src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return err
 		}

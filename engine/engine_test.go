@@ -163,3 +163,19 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal("IsTimeout")
 	}
 }
+
+func TestDecoderCountsWireBytes(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Repeat([]byte("compressible "), 1000))
+	zw.Close()
+	wire := int64(buf.Len())
+	rc, _, _ := NewDecoder("gzip", &closeRecorder{Reader: &buf})
+	out, err := io.ReadAll(rc)
+	if err != nil || len(out) != 13000 {
+		t.Fatalf("%d %v", len(out), err)
+	}
+	if got := rc.(WireCounter).WireBytes(); got != wire {
+		t.Fatalf("WireBytes %d, want %d", got, wire)
+	}
+}

@@ -129,7 +129,7 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	data, err := readAllInto((*in)[:0], resp.Body, maxUnaryResponse)
 	defer h.putBuf(in, data)
 	rs.upstreamDone = time.Since(rs.start)
-	rs.upBytes = int64(len(data))
+	rs.noteBodyBytes(resp.Body, int64(len(data)))
 	h.traceBody(rs, "upstream response body", data)
 	if err != nil {
 		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "reading upstream response: " + err.Error()})

@@ -53,6 +53,20 @@ func TestMetricsMove(t *testing.T) {
 			if s.Tokens.Output == 0 || s.Tokens.Input == 0 {
 				t.Fatalf("tokens %+v", s.Tokens)
 			}
+			// The fake upstream compressed every answer (Compression "auto"):
+			// the ratio per encoding comes from the engine's wire count.
+			var coded int64
+			for enc, e := range s.Bytes.Upstream {
+				if enc != "identity" && enc != "" && e.Responses > 0 {
+					coded += e.Responses
+					if e.WireBytes <= 0 || e.DecodedBytes <= e.WireBytes || e.Ratio <= 1 {
+						t.Fatalf("%s: %+v", enc, e)
+					}
+				}
+			}
+			if coded != 5 {
+				t.Fatalf("compressed upstream responses %d, want 5: %+v", coded, s.Bytes.Upstream)
+			}
 			if s.Requests.InFlight != 0 || s.Requests.OpenStreams != 0 {
 				t.Fatalf("gauges not back to 0: %+v", s.Requests)
 			}

@@ -142,7 +142,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	}
 	rs.upstreamDone = time.Since(rs.start)
 	rs.bytesOut = sw.written
-	rs.upBytes = sw.written
+	rs.noteBodyBytes(resp.Body, sw.written)
 	if rerr != nil && !rs.clientGone {
 		if ctx.Err() != nil && h.stopCtx.Err() == nil && r.Context().Err() != nil {
 			rs.clientGone = true

@@ -3,12 +3,14 @@ package proxy
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccproxy/ccproxy/engine"
 	"github.com/ccproxy/ccproxy/proxy/metrics"
 )
 
@@ -33,6 +35,7 @@ type reqState struct {
 	bytesIn, bytesOut   int64
 	encoding            string
 	upBytes             int64 // upstream body bytes after decoding
+	wireBytes           int64 // upstream body bytes as they came over the wire
 	clientGone          bool
 }
 
@@ -87,7 +90,7 @@ func (h *Handler) finish(rs *reqState) {
 			Stream: rs.stream, ErrorType: rs.errType, Total: total, UpstreamHeaders: rs.at.HeadersTime,
 			TTFT: rs.ttft, Retries: rs.at.Retries, InputTokens: rs.inTok, OutputTokens: rs.outTok,
 			CachedTokens: rs.cTok, BytesIn: rs.bytesIn, BytesOut: rs.bytesOut, UpstreamEncoding: rs.encoding,
-			StopReason: rs.stopReason, UpstreamBytes: rs.upBytes,
+			StopReason: rs.stopReason, UpstreamBytes: rs.upBytes, UpstreamWireBytes: rs.wireBytes,
 		}
 		if rs.upstreamDone > 0 {
 			m.UpstreamTotal = rs.upstreamDone - rs.upstreamStart
@@ -136,4 +139,13 @@ func (h *Handler) noteRetry(cause string) {
 		h.metrics.Retry(cause)
 	}
 	h.log.Debug().Str("cause", cause).Msg("retrying upstream request")
+}
+
+// noteBodyBytes records how much of the upstream body was read: decoded
+// bytes, and wire bytes when the engine decoded a compressed body.
+func (rs *reqState) noteBodyBytes(body io.Reader, decoded int64) {
+	rs.upBytes, rs.wireBytes = decoded, decoded
+	if w, ok := body.(engine.WireCounter); ok {
+		rs.wireBytes = w.WireBytes()
+	}
 }

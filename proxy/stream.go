@@ -163,7 +163,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// the engine can pool the connection.
 		drainStream(rd, cancel)
 	}
-	rs.upBytes = body.n
+	rs.noteBodyBytes(resp.Body, body.n)
 	rs.stopReason = st.StopReason()
 	u := st.Usage()
 	rs.inTok, rs.outTok, rs.cTok = u.InputTokens, u.OutputTokens, u.CacheReadInputTokens

@@ -195,6 +195,14 @@ type decodedBody struct {
 	raw io.Reader
 }
 
+// WireBytes implements engine.WireCounter.
+func (d *decodedBody) WireBytes() int64 {
+	if w, ok := d.ReadCloser.(engine.WireCounter); ok {
+		return w.WireBytes()
+	}
+	return 0
+}
+
 func (d *decodedBody) Read(p []byte) (int, error) {
 	n, err := d.ReadCloser.Read(p)
 	if err == io.EOF {
