@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ccproxy/ccproxy/engine"
 )
 
@@ -126,3 +128,29 @@ func TestEngineRegistryUnknown(t *testing.T) {
 }
 
 func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
+
+type fixedStats engine.PoolStats
+
+func (f fixedStats) PoolStats() engine.PoolStats { return engine.PoolStats(f) }
+
+// TestLogPool: pool statistics reach the debug log periodically, so that
+// `docker logs ccproxy | grep -i pool` finds them.
+func TestLogPool(t *testing.T) {
+	var buf syncBuffer
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		logPool(fixedStats{Open: 3, Idle: 2, InUse: 1, Created: 7, Reused: 40}, zerolog.New(&buf).Level(zerolog.DebugLevel), time.Millisecond, done)
+		close(finished)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(buf.String(), `"reused":40`); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pool line: %s", buf.String())
+		}
+	}
+	close(done)
+	<-finished
+	if !strings.Contains(strings.ToLower(buf.String()), "pool") || !strings.Contains(buf.String(), `"open":3`) {
+		t.Fatalf("log: %s", buf.String())
+	}
+}

@@ -125,7 +125,9 @@ func run() error {
 		go servePprof(cfg.PprofAddr, log)
 	}
 	if sr, ok := eng.(engine.StatsReporter); ok && log.GetLevel() <= zerolog.DebugLevel {
-		go logPool(sr, log)
+		done := make(chan struct{})
+		defer close(done)
+		go logPool(sr, log, 30*time.Second, done)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -197,11 +199,17 @@ func servePprof(addr string, log zerolog.Logger) {
 	}
 }
 
-// logPool logs connection-pool statistics periodically at debug level.
-func logPool(sr engine.StatsReporter, log zerolog.Logger) {
-	t := time.NewTicker(30 * time.Second)
+// logPool logs connection-pool statistics at debug level every interval
+// until done is closed.
+func logPool(sr engine.StatsReporter, log zerolog.Logger, every time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(every)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
 		s := sr.PoolStats()
 		log.Debug().Int("open", s.Open).Int("idle", s.Idle).Int("in_use", s.InUse).
 			Int64("created", s.Created).Int64("reused", s.Reused).Int64("waits", s.Waits).Msg("upstream connection pool")
