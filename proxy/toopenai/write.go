@@ -1,7 +1,5 @@
 package toopenai
 
-const hexDigits = "0123456789abcdef"
-
 // appendEscapedJSON appends the valid JSON value raw, compacted (whitespace
 // outside strings removed), escaped so that it can sit inside a JSON string.
 // It turns a tool_use input object into OpenAI's arguments string without
