@@ -107,7 +107,9 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	ob := h.getEventBuf()
 	out := st.Start((*ob)[:0])
 	defer func() { h.putEventBuf(ob, out) }()
+	sw.mu.Lock() // onPing must see sw.ping set, however short the interval
 	sw.ping = time.AfterFunc(sw.interval, sw.onPing)
+	sw.mu.Unlock()
 	defer sw.close()
 	werr := sw.write(out)
 
