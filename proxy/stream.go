@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,7 +115,17 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	werr := sw.write(out)
 
 	body := &countingReader{r: resp.Body}
-	rd := h.getReader(body)
+	var src io.Reader = body
+	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") {
+		// The upstream ignored stream:true and sent one chat.completion.
+		data, rerr := readAllInto(nil, body, maxUnaryResponse)
+		if rerr != nil {
+			src = errReader{rerr}
+		} else {
+			src = completionAsStream(data)
+		}
+	}
+	rd := h.getReader(src)
 	defer h.putReader(rd)
 	var err error
 	for werr == nil && rd.Next() {
@@ -193,6 +204,11 @@ func drainStream(rd *sse.Reader, cancel context.CancelFunc) {
 	}
 	t.Stop()
 }
+
+// errReader fails every Read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // countingReader counts the (decoded) upstream body bytes.
 type countingReader struct {
