@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,47 +11,6 @@ import (
 
 	"github.com/ccproxy/ccproxy/bench/report"
 )
-
-func TestParseStatCPU(t *testing.T) {
-	// The command name may contain spaces and parentheses.
-	line := []byte("1234 (cc proxy) (x) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 0 0")
-	got, err := parseStatCPU(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 3250 * time.Millisecond; got != want {
-		t.Fatalf("cpu = %v; want %v (325 ticks)", got, want)
-	}
-	if _, err := parseStatCPU([]byte("garbage")); err == nil {
-		t.Fatal("no error for a malformed line")
-	}
-}
-
-func TestParseStatusMem(t *testing.T) {
-	status := "Name:\tccproxy\nVmPeak:\t 999 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\nThreads:\t8\n"
-	rss, peak, err := parseStatusMem([]byte(status))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rss != 20<<20 || peak != 40<<20 {
-		t.Fatalf("rss=%d peak=%d; want 20 MiB, 40 MiB", rss, peak)
-	}
-	if _, _, err := parseStatusMem([]byte("Name: x\n")); err == nil {
-		t.Fatal("no error without VmRSS")
-	}
-}
-
-func TestOwnProcessStats(t *testing.T) {
-	p := &proxyProc{cmd: exec.Command("true")}
-	p.cmd.Process = &os.Process{Pid: os.Getpid()}
-	if _, err := p.CPU(); err != nil {
-		t.Fatal(err)
-	}
-	rss, peak, err := p.Memory()
-	if err != nil || rss <= 0 || peak < rss {
-		t.Fatalf("rss=%d peak=%d err=%v", rss, peak, err)
-	}
-}
 
 func TestSelectConfigsAndRunOrder(t *testing.T) {
 	cfgs, err := selectConfigs("naive, fasthttp,direct,naive,myengine")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccproxy/ccproxy/bench/ccproc"
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 	"github.com/ccproxy/ccproxy/bench/load"
 	"github.com/ccproxy/ccproxy/bench/report"
@@ -49,7 +50,7 @@ type configResult struct {
 
 func run(ctx context.Context, o options, args []string) error {
 	started := time.Now()
-	root, err := moduleRoot()
+	root, err := ccproc.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func run(ctx context.Context, o options, args []string) error {
 	h.bin = o.bin
 	if h.bin == "" {
 		h.prog.Printf("building ./cmd/ccproxy ...\n")
-		if h.bin, err = buildProxy(ctx, root, tmp, o.tags); err != nil {
+		if h.bin, err = ccproc.Build(ctx, root, tmp, o.tags); err != nil {
 			return err
 		}
 	}

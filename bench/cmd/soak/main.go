@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ccproxy/ccproxy/bench/ccproc"
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 )
 
@@ -79,7 +80,7 @@ func main() {
 }
 
 func run(o options) (bool, error) {
-	root, err := moduleRoot()
+	root, err := ccproc.ModuleRoot()
 	if err != nil {
 		return false, err
 	}
@@ -97,7 +98,7 @@ func run(o options) (bool, error) {
 		return false, err
 	}
 	fmt.Println("building ./cmd/ccproxy ...")
-	bin, err := buildProxy(context.Background(), root, dir)
+	bin, err := ccproc.Build(context.Background(), root, dir, "")
 	if err != nil {
 		return false, err
 	}
@@ -120,34 +121,28 @@ func run(o options) (bool, error) {
 		env = append(env, "ENGINE="+o.engine)
 	}
 	if o.pprof {
-		a, err := freeAddr()
+		a, err := ccproc.FreeAddr()
 		if err != nil {
 			return false, err
 		}
 		env = append(env, "PPROF_ADDR="+a)
 		fmt.Println("pprof: http://" + a + "/debug/pprof/")
 	}
-	c, err := startChild(bin, dir, env)
+	c, err := ccproc.Start(context.Background(), ccproc.Options{Bin: bin, Dir: dir, Env: env, HealthTimeout: 20 * time.Second})
 	if err != nil {
 		return false, err
 	}
-	defer func() {
-		select {
-		case <-c.exited:
-		default:
-			c.kill()
-		}
-	}()
+	defer c.Kill()
 	tr := &http.Transport{MaxIdleConnsPerHost: o.concurrency, DisableCompression: true}
 	client := &http.Client{Transport: tr}
 	mc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	idle := func() (sample, error) {
 		tr.CloseIdleConnections()
 		time.Sleep(o.settle)
-		return c.sample(mc)
+		return takeSample(c, mc)
 	}
 
-	start, err := c.sample(mc)
+	start, err := takeSample(c, mc)
 	if err != nil {
 		return false, err
 	}
@@ -174,7 +169,7 @@ func run(o options) (bool, error) {
 				case <-ctx.Done():
 					break loop
 				case <-tick.C:
-					if s, err := c.sample(mc); err == nil {
+					if s, err := takeSample(c, mc); err == nil {
 						s.At = time.Since(began)
 						*samples = append(*samples, s)
 					}
@@ -258,7 +253,7 @@ func run(o options) (bool, error) {
 	}
 	tr.CloseIdleConnections()
 	if !ok {
-		fmt.Println("ccproxy log tail:\n" + c.logTail())
+		fmt.Println("ccproxy log tail:\n" + c.LogTail(3000))
 	}
 	return ok, nil
 }
@@ -266,7 +261,7 @@ func run(o options) (bool, error) {
 // checkShutdown starts a long stream, sends SIGTERM, and checks that the
 // listener closes, the stream ends after the grace period with an error
 // event then message_stop, and the process exits 0.
-func checkShutdown(c *child, client *http.Client, up *fakeupstream.Server) error {
+func checkShutdown(c *ccproc.Proc, client *http.Client, up *fakeupstream.Server) error {
 	// A plain text reply of 200 chunks, 100 ms apart: 20 s, longer than
 	// the grace period.
 	const body = `{"model":"claude-sonnet-4-5","max_tokens":1000,"stream":true,"messages":[{"role":"user","content":"tell me a long story"}]}`
@@ -306,7 +301,7 @@ func checkShutdown(c *child, client *http.Client, up *fakeupstream.Server) error
 		return fmt.Errorf("stream start: %v (%d events)", err, len(first))
 	}
 	sent := time.Now()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
 	// The listener closes at once.
@@ -341,12 +336,12 @@ func checkShutdown(c *child, client *http.Client, up *fakeupstream.Server) error
 	}
 	fmt.Printf("shutdown: stream ended %v after SIGTERM\n", time.Since(sent).Round(time.Millisecond))
 	select {
-	case <-c.exited:
+	case <-c.Done():
 	case <-time.After(10 * time.Second):
 		return errors.New("ccproxy still running 10 s after SIGTERM")
 	}
-	if c.exitErr != nil {
-		return fmt.Errorf("ccproxy exit: %w", c.exitErr)
+	if err := c.ExitErr(); err != nil {
+		return fmt.Errorf("ccproxy exit: %w", err)
 	}
 	return nil
 }
