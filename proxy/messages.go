@@ -190,18 +190,28 @@ func readAllInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
 	}
 }
 
-// serveCountTokens handles POST /v1/messages/count_tokens.
-func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *reqState) {
-	in := h.getBuf()
+// readBoundedBody reads a body that recursive decoders will parse: within
+// MaxRequestBytes and nested no deeper than maxJSONDepth. When ok is false
+// the error has been sent. The caller releases in with putBuf.
+func (h *Handler) readBoundedBody(w http.ResponseWriter, r *http.Request, rs *reqState) (in *[]byte, body []byte, ok bool) {
+	in = h.getBuf()
 	body, aerr := h.readBody(w, r, (*in)[:0])
-	defer h.putBuf(in, body)
 	rs.bytesIn = int64(len(body))
+	if aerr == nil {
+		aerr = checkDepth(body)
+	}
 	if aerr != nil {
 		h.fail(w, rs, aerr)
-		return
+		return in, body, false
 	}
-	if aerr := checkDepth(body); aerr != nil {
-		h.fail(w, rs, aerr)
+	return in, body, true
+}
+
+// serveCountTokens handles POST /v1/messages/count_tokens.
+func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	in, body, ok := h.readBoundedBody(w, r, rs)
+	defer h.putBuf(in, body)
+	if !ok {
 		return
 	}
 	model := gjson.GetBytes(body, "model")

@@ -23,17 +23,10 @@ var passHeaders = [...]string{"Content-Type", "Accept", "Accept-Encoding", "Open
 func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *reqState, method, url string) {
 	var body []byte
 	if method == http.MethodPost {
-		in := h.getBuf()
-		var aerr *apiError
-		body, aerr = h.readBody(w, r, (*in)[:0])
-		defer h.putBuf(in, body)
-		rs.bytesIn = int64(len(body))
-		if aerr != nil {
-			h.fail(w, rs, aerr)
-			return
-		}
-		if aerr := checkDepth(body); aerr != nil {
-			h.fail(w, rs, aerr)
+		in, b, ok := h.readBoundedBody(w, r, rs)
+		body = b
+		defer h.putBuf(in, b)
+		if !ok {
 			return
 		}
 		if !gjson.ValidBytes(body) {
