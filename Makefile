@@ -46,7 +46,9 @@ CLAUDE_BIN := .cache/claude-code/node_modules/.bin/claude
 ## claude-cli: the real Claude Code CLI (npm) for the end-to-end test.
 claude-cli: $(CLAUDE_BIN)
 $(CLAUDE_BIN):
-	@command -v npm >/dev/null || { echo "npm is required for the Claude Code end-to-end test (apt-get install npm)"; exit 1; }
+	@command -v npm >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  { echo "installing npm (apt-get)"; apt-get update -qq && apt-get install -y -qq npm >/dev/null; }; } || \
+	  { echo "npm is required for the Claude Code end-to-end test (apt-get install npm)"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix .cache/claude-code @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
 
 ## test: gofmt, vet, race tests of every package (the Claude Code CLI
