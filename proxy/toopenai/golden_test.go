@@ -9,23 +9,74 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openai/openai-go/v3"
-
 	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// checkOutput asserts that out is valid JSON that the official OpenAI SDK
-// accepts as a chat completion request.
+// checkOutput asserts that out is valid JSON shaped as an OpenAI chat
+// completion request: the roles, the message fields each role allows, tool
+// calls with string arguments, function tools with names. (A local schema
+// check: decoding into openai-go's params type accepted nearly anything and
+// cost minutes of cold compile time in CI.)
 func checkOutput(t *testing.T, out []byte) {
 	t.Helper()
 	if !json.Valid(out) {
 		t.Fatalf("output is not valid JSON:\n%s", out)
 	}
-	var p openai.ChatCompletionNewParams
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatalf("openai-go rejects output: %v\n%s", err, out)
+	var req struct {
+		Model    *string `json:"model"`
+		Messages []struct {
+			Role       string          `json:"role"`
+			Content    json.RawMessage `json:"content"`
+			ToolCallID *string         `json:"tool_call_id"`
+			ToolCalls  []struct {
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string  `json:"name"`
+					Arguments *string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"messages"`
+		Tools []struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name       string          `json:"name"`
+				Parameters json.RawMessage `json:"parameters"`
+			} `json:"function"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(out, &req); err != nil {
+		t.Fatalf("not a chat completion request: %v\n%s", err, out)
+	}
+	if req.Model == nil || *req.Model == "" || len(req.Messages) == 0 {
+		t.Fatalf("model or messages missing:\n%s", out)
+	}
+	for i, m := range req.Messages {
+		switch m.Role {
+		case "system", "developer", "user":
+			if len(m.Content) == 0 || m.ToolCalls != nil {
+				t.Fatalf("messages.%d (%s): content required, no tool_calls:\n%s", i, m.Role, out)
+			}
+		case "assistant":
+			for j, c := range m.ToolCalls {
+				if c.ID == "" || c.Type != "function" || c.Function.Name == "" || c.Function.Arguments == nil || !json.Valid([]byte(*c.Function.Arguments)) {
+					t.Fatalf("messages.%d.tool_calls.%d malformed:\n%s", i, j, out)
+				}
+			}
+		case "tool":
+			if m.ToolCallID == nil || *m.ToolCallID == "" || len(m.Content) == 0 {
+				t.Fatalf("messages.%d: tool message needs tool_call_id and content:\n%s", i, out)
+			}
+		default:
+			t.Fatalf("messages.%d: role %q:\n%s", i, m.Role, out)
+		}
+	}
+	for i, tl := range req.Tools {
+		if tl.Type != "function" || tl.Function.Name == "" || len(tl.Function.Parameters) == 0 {
+			t.Fatalf("tools.%d malformed:\n%s", i, out)
+		}
 	}
 }
 
