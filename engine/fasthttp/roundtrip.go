@@ -106,6 +106,15 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		}
 		return nil, classify(ctx, b.cancelled.Load(), engine.ErrHeaderTimeout, "read response head", err)
 	}
+	if b.cancelled.Load() || ctx.Err() != nil {
+		// ctx ended while the head was arriving: closing a TLS connection
+		// sends close_notify first, and the upstream may answer it with a
+		// head before the socket is closed. The caller asked to give up.
+		h.hc.ReleaseReader(br)
+		fh.ReleaseResponse(resp)
+		b.fail()
+		return nil, fmt.Errorf("fasthttp: read response head: %w", ctx.Err())
+	}
 	_ = b.conn.SetReadDeadline(time.Time{})
 
 	out := &engine.Response{
