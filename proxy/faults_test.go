@@ -287,6 +287,9 @@ func TestPassthrough(t *testing.T) {
 			if resp.StatusCode != 200 || len(evs) < 3 || evs[len(evs)-1].Data != "[DONE]" {
 				t.Fatalf("status %d events %v", resp.StatusCode, evs)
 			}
+			if resp.Header.Get("Server-Timing") == "" || resp.Header.Get("x-request-id") == "" {
+				t.Fatalf("per-response figures missing on passthrough: %v", resp.Header)
+			}
 			var chunk map[string]any
 			if err := json.Unmarshal([]byte(evs[0].Data), &chunk); err != nil || chunk["object"] != "chat.completion.chunk" {
 				t.Fatalf("first event %v", evs[0])

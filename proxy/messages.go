@@ -228,6 +228,7 @@ func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *r
 	}
 	rs.inTok = n
 	w.Header().Set("Content-Type", "application/json")
+	setOverhead(w.Header(), time.Since(rs.start)) // no upstream: all of it is ccproxy's
 	var buf [64]byte
 	out := append(buf[:0], `{"input_tokens":`...)
 	out = strconv.AppendInt(out, int64(n), 10)

@@ -33,7 +33,8 @@ func TestStreamFirstTurn(t *testing.T) {
 				if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 					t.Fatalf("content-type %q", ct)
 				}
-				if resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("x-request-id") == "" {
+				if resp.Header.Get("Cache-Control") != "no-cache" || resp.Header.Get("x-request-id") == "" ||
+					resp.Header.Get("Server-Timing") == "" || resp.Header.Get("x-ccproxy-overhead-us") == "" {
 					t.Fatalf("headers: %v", resp.Header)
 				}
 				evs := readEvents(t, resp.Body)
@@ -146,6 +147,9 @@ func TestCountTokens(t *testing.T) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d err %v", resp.StatusCode, err)
+	}
+	if resp.Header.Get("Server-Timing") == "" || resp.Header.Get("x-ccproxy-overhead-us") == "" || resp.Header.Get("x-request-id") == "" {
+		t.Fatalf("per-response figures missing: %v", resp.Header)
 	}
 	// Tool definitions dominate this body: a text-only count would be tiny.
 	if out.InputTokens < len(body)/6 || out.InputTokens > len(body)/2 {

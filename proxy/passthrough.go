@@ -96,6 +96,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			defer h.metrics.StreamClosed()
 		}
 	}
+	setOverhead(out, rs.upstreamStart+time.Since(rs.start)-rs.headAt)
 	w.WriteHeader(resp.StatusCode)
 	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout}
 	sw.flusher, _ = w.(http.Flusher)

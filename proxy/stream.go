@@ -85,8 +85,10 @@ func (s *streamWriter) close() {
 }
 
 // streamMessages turns the upstream's chat.completion.chunk stream into
-// Anthropic's event stream. Each upstream event is translated and leaves
-// in one write and one flush.
+// Anthropic's event stream. Each upstream event is translated as soon as
+// it arrives; the events of one read (one or several upstream events that
+// arrived together) leave in one write and one flush, never waiting for
+// more.
 func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
