@@ -180,6 +180,20 @@ func (l *loader) post(ctx context.Context, path string, body []byte) (*http.Resp
 // errorStatus classifies a non-2xx answer of an Anthropic route and
 // checks it: the envelope, and no 500 of ccproxy's own making (a 500 is
 // only fine when it is the fake upstream's injected one, passed on).
+// request posts body on rctx (ctx, or a child the caller may cancel to
+// leave early) and records a transport failure unless ctx is over; nil
+// means there is no response.
+func (l *loader) request(ctx, rctx context.Context, kind, path string, body []byte) *http.Response {
+	resp, err := l.post(rctx, path, body)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.t.fail(kind, "request: %v", err)
+		}
+		return nil
+	}
+	return resp
+}
+
 func (l *loader) errorStatus(kind string, resp *http.Response) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	typ, msg, err := errorEnvelope(b)
@@ -199,11 +213,8 @@ func (l *loader) errorStatus(kind string, resp *http.Response) {
 func (l *loader) stream(ctx context.Context, kind string, body []byte, leaveAfter int) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, err := l.post(rctx, "/v1/messages", body)
-	if err != nil {
-		if ctx.Err() == nil {
-			l.t.fail(kind, "request: %v", err)
-		}
+	resp := l.request(ctx, rctx, kind, "/v1/messages", body)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
@@ -242,11 +253,8 @@ func (l *loader) stream(ctx context.Context, kind string, body []byte, leaveAfte
 
 func (l *loader) unary(ctx context.Context, body []byte) {
 	const kind = "unary"
-	resp, err := l.post(ctx, "/v1/messages", body)
-	if err != nil {
-		if ctx.Err() == nil {
-			l.t.fail(kind, "request: %v", err)
-		}
+	resp := l.request(ctx, ctx, kind, "/v1/messages", body)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
@@ -274,11 +282,8 @@ func (l *loader) unary(ctx context.Context, body []byte) {
 
 func (l *loader) countTokens(ctx context.Context, body []byte) {
 	const kind = "count_tokens"
-	resp, err := l.post(ctx, "/v1/messages/count_tokens", body)
-	if err != nil {
-		if ctx.Err() == nil {
-			l.t.fail(kind, "request: %v", err)
-		}
+	resp := l.request(ctx, ctx, kind, "/v1/messages/count_tokens", body)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
@@ -302,11 +307,8 @@ func (l *loader) countTokens(ctx context.Context, body []byte) {
 // connection on purpose (the only way to tell an OpenAI client).
 func (l *loader) passthrough(ctx context.Context) {
 	const kind = "passthrough"
-	resp, err := l.post(ctx, "/v1/chat/completions", l.b.chat)
-	if err != nil {
-		if ctx.Err() == nil {
-			l.t.fail(kind, "request: %v", err)
-		}
+	resp := l.request(ctx, ctx, kind, "/v1/chat/completions", l.b.chat)
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
