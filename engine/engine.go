@@ -28,8 +28,9 @@ import (
 //     discarded (HTTP/1.1) or the stream reset (HTTP/2).
 //   - A body that ends before its framing says it should (a truncated chunked
 //     body, a short Content-Length) yields io.ErrUnexpectedEOF, never io.EOF.
-//   - Do does not retain req or req.Body after it returns, so the caller may
-//     re-send the same Request (retries).
+//   - Do does not retain req or req.Body after it returns, and never
+//     modifies req (its Header included), so the caller may re-send the same
+//     Request (retries) and share one read-only Header between requests.
 //   - There is no total deadline: a stream may run as long as bytes keep
 //     coming. Timeouts are those of Config (connect, response head, idle gap
 //     between body reads, write, pool wait).

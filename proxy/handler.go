@@ -88,14 +88,17 @@ type Handler struct {
 	chatURL  string
 	modelURL string
 	auth     string // "Bearer <key>"
-	keys     [][32]byte
-	retry    retryPolicy
-	breaker  *breaker
-	slots    chan struct{}
-	tokens   *tokens.Counter
-	metrics  *metrics.Metrics
-	log      zerolog.Logger
-	topts    toopenai.Options
+	// hdrStream and hdrUnary are the upstream request headers of
+	// translated requests, shared read-only.
+	hdrStream, hdrUnary http.Header
+	keys                [][32]byte
+	retry               retryPolicy
+	breaker             *breaker
+	slots               chan struct{}
+	tokens              *tokens.Counter
+	metrics             *metrics.Metrics
+	log                 zerolog.Logger
+	topts               toopenai.Options
 
 	bufs    sync.Pool // *[]byte: request and translated bodies
 	evbufs  sync.Pool // *[]byte: outgoing event batches
@@ -163,6 +166,8 @@ func New(cfg Config) (*Handler, error) {
 		topts:   toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
 	}
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
+	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}, "Authorization": {h.auth}}
+	h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}, "Authorization": {h.auth}}
 	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
 		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
 		if h.metrics != nil {

@@ -91,18 +91,14 @@ var (
 	errShuttingDown  = errors.New("ccproxy is shutting down")
 )
 
-// upstreamHeader builds the headers of a translated upstream request. The
-// client's own credentials are never copied.
+// upstreamHeader returns the headers of a translated upstream request:
+// built once per Handler and shared read-only (engines never modify a
+// Request). The client's own credentials are never among them.
 func (h *Handler) upstreamHeader(stream bool) http.Header {
-	accept := "application/json"
 	if stream {
-		accept = "text/event-stream"
+		return h.hdrStream
 	}
-	return http.Header{
-		"Content-Type":  {"application/json"},
-		"Accept":        {accept},
-		"Authorization": {h.auth},
-	}
+	return h.hdrUnary
 }
 
 // failSend reports a failed send: nothing when the client is gone (it

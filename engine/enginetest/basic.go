@@ -50,12 +50,17 @@ func (s *suite) testUnary(t *testing.T, kind string) {
 	if got := readBody(t, resp); len(got) != 0 || resp.Header.Get("X-Method") != "GET" {
 		t.Fatalf("GET: body %q, method %q", got, resp.Header.Get("X-Method"))
 	}
-	// The same Request may be sent again (Do does not retain it).
-	req := &engine.Request{Method: http.MethodPost, URL: u.URL + "/again", Body: body}
+	// The same Request may be sent again, and by many requests at once: Do
+	// neither retains nor modifies it (its Header included).
+	req := &engine.Request{Method: http.MethodPost, URL: u.URL + "/again", Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}}}
 	for i := range 2 {
 		if got := readBody(t, do(t, e, testCtx(t), req)); !bytes.Equal(got, body) {
 			t.Fatalf("re-send %d: body %q", i, got)
 		}
+	}
+	if len(req.Header) != 1 || req.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("Do modified the request header: %v", req.Header)
 	}
 }
 
