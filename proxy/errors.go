@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/internal/jsondepth"
 	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
@@ -149,34 +150,11 @@ func writeError(w http.ResponseWriter, e *apiError) {
 const maxJSONDepth = 256
 
 // checkDepth returns an error when body nests arrays and objects deeper
-// than maxJSONDepth. It does not validate; it only counts brackets outside
-// strings, in one pass without allocation.
+// than maxJSONDepth.
 func checkDepth(body []byte) *apiError {
-	depth := 0
-	inStr := false
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if inStr {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '[', '{':
-			depth++
-			if depth > maxJSONDepth {
-				return &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest,
-					Message: "request body nests JSON deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
-			}
-		case ']', '}':
-			depth--
-		}
+	if jsondepth.Exceeds(body, maxJSONDepth) {
+		return &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest,
+			Message: "request body nests JSON deeper than " + strconv.Itoa(maxJSONDepth) + " levels"}
 	}
 	return nil
 }

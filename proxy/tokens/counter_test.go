@@ -3,6 +3,7 @@ package tokens
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -321,5 +322,17 @@ func TestCountLongWhitespace(t *testing.T) {
 		if n, err := c.Count(big, "gpt-5"); err != nil || n < 1000 {
 			t.Errorf("%d bytes of whitespace: %d, %v", len(s), n, err)
 		}
+	}
+}
+
+// TestDeepNestingRefused: a deeply nested body is an invalid request, not a
+// stack overflow in the recursive JSON walk.
+func TestDeepNestingRefused(t *testing.T) {
+	c := NewCounter(8)
+	body := []byte(`{"model":"gpt-4o","messages":` + strings.Repeat("[", 1<<20) + `}`)
+	_, err := c.Count(body, "gpt-4o")
+	var ie *InvalidRequestError
+	if !errors.As(err, &ie) || ie.Field != "body" {
+		t.Fatalf("err = %v, want an InvalidRequestError on body", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/ccproxy/ccproxy/internal/jsondepth"
 )
 
 // Chat-format overheads; see the package documentation.
@@ -23,6 +25,10 @@ const (
 	redactedBytesPerTok = 4  // redacted_thinking: one token per 4 characters of its encrypted data
 )
 
+// maxDepth bounds the nesting of a request body (Claude Code's stay below
+// ten levels; tool schemas below thirty).
+const maxDepth = 256
+
 // walker accumulates the token count of one request.
 type walker struct {
 	codec tokenizer.Codec
@@ -32,6 +38,10 @@ type walker struct {
 
 // countRequest counts body with codec; see Counter.Count.
 func countRequest(codec tokenizer.Codec, enc Encoding, body []byte) (int, error) {
+	// gjson validates and walks recursively: bound the nesting first.
+	if jsondepth.Exceeds(body, maxDepth) {
+		return 0, invalid("body", "nests JSON deeper than "+strconv.Itoa(maxDepth)+" levels")
+	}
 	if !gjson.ValidBytes(body) {
 		return 0, invalid("body", "is not valid JSON")
 	}
