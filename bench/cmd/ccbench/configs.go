@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
@@ -74,6 +75,28 @@ func selectConfigs(list string) ([]benchConfig, error) {
 		return nil, fmt.Errorf("no configuration selected")
 	}
 	return out, nil
+}
+
+// addProxyEnv appends the comma-separated KEY=VALUE pairs of list to the
+// environment of every proxied configuration.
+func addProxyEnv(cfgs []benchConfig, list string) error {
+	var extra []string
+	for kv := range strings.SplitSeq(list, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("-proxy-env: %q is not KEY=VALUE", kv)
+		}
+		extra = append(extra, kv)
+	}
+	for i := range cfgs {
+		if !cfgs[i].Direct {
+			cfgs[i].Env = append(slices.Clip(cfgs[i].Env), extra...)
+		}
+	}
+	return nil
 }
 
 // upstreams holds one fake upstream per protocol in use.

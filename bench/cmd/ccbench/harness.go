@@ -58,6 +58,9 @@ func run(ctx context.Context, o options, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := addProxyEnv(cfgs, o.proxyEnv); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "ccbench-")
 	if err != nil {
 		return err

@@ -48,6 +48,7 @@ type options struct {
 	chunks     int
 	ttftDelay  time.Duration
 	chunkEvery time.Duration
+	proxyEnv   string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -75,6 +76,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.chunks, "chunks", 20, "chunks per upstream stream")
 	fs.DurationVar(&o.ttftDelay, "ttft-delay", 10*time.Millisecond, "upstream time to first token in the stream scenario")
 	fs.DurationVar(&o.chunkEvery, "chunk-interval", 3*time.Millisecond, "upstream gap between chunks in the stream scenario")
+	fs.StringVar(&o.proxyEnv, "proxy-env", "", "comma-separated KEY=VALUE pairs added to every ccproxy configuration's environment (e.g. GOGC=200,GOMAXPROCS=1)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
