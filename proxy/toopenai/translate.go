@@ -1,6 +1,7 @@
 package toopenai
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -89,8 +90,9 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 		return dst, info, err
 	}
 	ix := index{spans: spans, capBody: cap(body)}
-	start := skipWS(body, 0)
-	raw := body[start:skipValue(body, start)]
+	// A validated body is whitespace, one value, whitespace, and no value
+	// ends in whitespace: trimming finds the value without rescanning it.
+	raw := bytes.TrimRight(body[skipWS(body, 0):], " \t\n\r")
 	if !isObject(raw) {
 		return dst, info, &RequestError{Field: "body", Message: "must be a JSON object"}
 	}
