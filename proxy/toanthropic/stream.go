@@ -53,6 +53,10 @@ type Stream struct {
 	sig         sigHash
 
 	tools []toolCall
+
+	// Reading buffers, reused from chunk to chunk (see readChunk).
+	scan  scanner
+	frags []toolFrag
 }
 
 // NewStream returns a Stream for one response.
@@ -67,8 +71,8 @@ func (s *Stream) Reset(cfg Config) {
 	if cfg.MessageID == "" {
 		cfg.MessageID = newMessageID()
 	}
-	tools := s.tools[:0]
-	*s = Stream{cfg: cfg, tools: tools}
+	tools, frags, nest := s.tools[:0], s.frags[:0], s.scan.nest[:0]
+	*s = Stream{cfg: cfg, tools: tools, frags: frags, scan: scanner{nest: nest}}
 }
 
 // Start appends the message_start event. It is emitted only once; Event and
@@ -135,40 +139,20 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 	if len(data) == 0 {
 		return dst, nil
 	}
-	if !gjson.ValidBytes(data) {
+	var c chunk
+	if !s.readChunk(view(data), &c) {
 		return s.fail(dst, "api_error", `"upstream sent a malformed stream chunk"`), errMalformed
 	}
-	var choices, usage, errObj gjson.Result
-	gjson.Parse(view(data)).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "choices":
-			choices = v
-		case "usage":
-			usage = v
-		case "error":
-			errObj = v
-		}
-		return true
-	})
-	if errObj.Exists() && errObj.Type != gjson.Null {
+	if c.errRaw != "" && c.errRaw != "null" {
+		errObj := gjson.Parse(c.errRaw) // cold path: once per failed stream
 		e := &UpstreamError{Type: errorType(errObj), Message: errorMessage(errObj)}
 		return s.fail(dst, e.Type, errorMessageRaw(errObj)), e
 	}
-	if choices.IsArray() {
-		var first gjson.Result
-		choices.ForEach(func(_, c gjson.Result) bool {
-			if idx := c.Get("index"); !idx.Exists() || idx.Int() == 0 {
-				first = c
-				return false
-			}
-			return true
-		})
-		if first.IsObject() {
-			dst = s.choice(dst, first)
-		}
+	if c.choices && c.choice.obj {
+		dst = s.choice(dst, &c.choice)
 	}
-	if usage.IsObject() {
-		s.usage = parseUsage(usage)
+	if c.usageRaw != "" && c.usageRaw[0] == '{' {
+		s.usage = parseUsage(gjson.Parse(c.usageRaw))
 		s.usageSeen = true
 	}
 	return s.maybeEnd(dst), nil
@@ -181,59 +165,34 @@ func errorMessage(e gjson.Result) string {
 	return e.String()
 }
 
-// choice handles choices[0] of a chunk.
-func (s *Stream) choice(dst []byte, c gjson.Result) []byte {
-	var delta, finish gjson.Result
-	c.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "delta":
-			delta = v
-		case "finish_reason":
-			finish = v
+// choice applies choices[0] of a chunk (its tool call fragments are
+// s.frags).
+func (s *Stream) choice(dst []byte, c *choiceFields) []byte {
+	if c.delta {
+		reasoning := c.reasoning
+		if !isStr(reasoning) {
+			reasoning = c.reasoningAlt
 		}
-		return true
-	})
-	if delta.IsObject() {
-		var content, reasoning, reasoningAlt, toolCalls gjson.Result
-		delta.ForEach(func(k, v gjson.Result) bool {
-			switch k.Str {
-			case "content":
-				content = v
-			case "reasoning_content":
-				reasoning = v
-			case "reasoning":
-				reasoningAlt = v
-			case "tool_calls":
-				toolCalls = v
+		if nonEmptyStr(reasoning) && s.cfg.Thinking {
+			dst = s.textDelta(dst, blockThinking, reasoning)
+		}
+		if nonEmptyStr(c.content) {
+			dst = s.textDelta(dst, blockText, c.content)
+		}
+		if c.toolCalls {
+			for i := range s.frags {
+				dst = s.toolFragment(dst, &s.frags[i])
 			}
-			return true
-		})
-		if reasoning.Type != gjson.String {
-			reasoning = reasoningAlt
-		}
-		if reasoning.Type == gjson.String && len(reasoning.Raw) > 2 && s.cfg.Thinking {
-			dst = s.textDelta(dst, blockThinking, reasoning.Raw)
-		}
-		if content.Type == gjson.String && len(content.Raw) > 2 {
-			dst = s.textDelta(dst, blockText, content.Raw)
-		}
-		if toolCalls.IsArray() {
-			pos := 0
-			toolCalls.ForEach(func(_, tc gjson.Result) bool {
-				if tc.IsObject() {
-					dst = s.toolFragment(dst, pos, tc)
-				}
-				pos++
-				return true
-			})
 		}
 	}
-	if finish.Type == gjson.String && !s.finished {
+	if isStr(c.finish) && !s.finished {
 		s.finished = true
-		s.finishReason = finishString(finish.Str)
+		s.finishReason = finishString(strValue(c.finish))
 		s.stopReason, s.knownFinish = mapFinish(s.finishReason, s.toolUsed)
-		if seq, ok := matchedStop(c, s.cfg.StopSequences); ok && s.stopReason == stopEndTurn {
-			s.stopReason, s.stopSeq, s.stopSeqSet = stopStopSequence, seq, true
+		if len(s.cfg.StopSequences) > 0 && s.stopReason == stopEndTurn {
+			if seq, ok := matchedStop(gjson.Parse(c.raw), s.cfg.StopSequences); ok {
+				s.stopReason, s.stopSeq, s.stopSeqSet = stopStopSequence, seq, true
+			}
 		}
 		dst = s.flushWaitingTools(dst)
 	}

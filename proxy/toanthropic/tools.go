@@ -1,12 +1,6 @@
 package toanthropic
 
-import (
-	"bytes"
-
-	"github.com/tidwall/gjson"
-
-	"github.com/ccproxy/ccproxy/internal/jsonw"
-)
+import "github.com/ccproxy/ccproxy/internal/jsonw"
 
 // toolState is where a tool call is in its life.
 type toolState uint8
@@ -95,15 +89,15 @@ func (a *argScan) step(c byte) {
 }
 
 // tool returns the call a fragment belongs to, creating it when needed.
-func (s *Stream) tool(index int64, id gjson.Result) *toolCall {
+// id is the fragment's raw id: a non-empty JSON string, or "".
+func (s *Stream) tool(index int64, id string) *toolCall {
 	for i := len(s.tools) - 1; i >= 0; i-- {
 		t := &s.tools[i]
 		if t.oaIndex != index {
 			continue
 		}
 		// Upstreams that number every call 0 tell calls apart by id only.
-		if id.Type == gjson.String && len(id.Raw) > 2 && len(t.id) > 0 && len(t.name) > 0 &&
-			!bytes.Equal(t.id, []byte(id.Raw)) {
+		if id != "" && len(t.id) > 0 && len(t.name) > 0 && string(t.id) != id {
 			t.scan.complete = true // superseded: no fragment can reach it any more
 			break
 		}
@@ -122,49 +116,31 @@ func (s *Stream) tool(index int64, id gjson.Result) *toolCall {
 }
 
 // toolFragment handles one tool_calls[] element of a delta.
-func (s *Stream) toolFragment(dst []byte, pos int, tc gjson.Result) []byte {
-	var index, id, fn gjson.Result
-	index.Num = float64(pos) // upstreams that omit index: use the position
-	tc.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "index":
-			index = v
-		case "id":
-			id = v
-		case "function":
-			fn = v
-		}
-		return true
-	})
-	var name, args gjson.Result
-	fn.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "name":
-			name = v
-		case "arguments":
-			args = v
-		}
-		return true
-	})
+func (s *Stream) toolFragment(dst []byte, f *toolFrag) []byte {
 	s.toolUsed = true
-	t := s.tool(int64(index.Num), id)
-	if len(t.id) == 0 && id.Type == gjson.String && len(id.Raw) > 2 {
-		t.id = append(t.id, id.Raw...)
+	id := f.id
+	if !nonEmptyStr(id) {
+		id = ""
 	}
-	if len(t.name) == 0 && name.Type == gjson.String && len(name.Raw) > 2 {
-		t.name = append(t.name, name.Raw...)
+	t := s.tool(toolIndex(f.index, f.pos), id)
+	if len(t.id) == 0 && id != "" {
+		t.id = append(t.id, id...)
+	}
+	if len(t.name) == 0 && nonEmptyStr(f.name) {
+		t.name = append(t.name, f.name...)
 	}
 	var frag string
-	switch args.Type {
-	case gjson.String:
-		frag = inner(args.Raw)
-	case gjson.JSON: // an upstream that sends arguments as an object
-		frag = args.Raw
+	argsJSON := f.args != "" && (f.args[0] == '{' || f.args[0] == '[')
+	switch {
+	case isStr(f.args):
+		frag = inner(f.args)
+	case argsJSON: // an upstream that sends arguments as an object
+		frag = f.args
 	}
 	if t.state == toolClosed {
 		return dst
 	}
-	if args.Type == gjson.JSON {
+	if argsJSON {
 		// Raw JSON, not string contents: escape it into pending.
 		t.scan.feedPlain(frag)
 		n := len(t.pending)
