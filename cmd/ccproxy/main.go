@@ -97,9 +97,10 @@ func run() error {
 	pc := cfg.Proxy
 	pc.Engine, pc.EngineName, pc.Models, pc.Version = eng, cfg.Engine, models, version
 	pc.Tokens, pc.Metrics = tokens.NewCounter(4096), m
-	// Loading the tokenizer's vocabulary takes a few hundred ms: do it
-	// now, not on the first count_tokens request.
-	go pc.Tokens.Warm(models.Resolve("claude-opus"))
+	// The tokenizer's vocabulary (~10 MB of heap, 100-300 ms to build) is
+	// loaded by the first count_tokens request, not at start-up: most
+	// sessions never count tokens, and every open stream pays for a larger
+	// heap through the GC's headroom.
 	pc.Logger = log
 	h, err := proxy.New(pc)
 	if err != nil {

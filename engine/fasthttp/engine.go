@@ -36,9 +36,10 @@ const Name = "fasthttp"
 // or after Config.IdleConnTimeout when that is shorter.
 const maxIdleConnDuration = 4 * time.Second
 
-// readBufferSize is the per-connection read buffer; it bounds the size of a
-// response head.
-const readBufferSize = 16 << 10
+// readBufferSize is the read buffer each in-flight response holds; it
+// bounds the size of a response head (OpenAI-compatible upstreams send 1-3
+// KB; nginx's default limit is 8 KB) and is memory every open stream pays.
+const readBufferSize = 8 << 10
 
 func init() {
 	engine.Register(Name, func(cfg engine.Config) (engine.Engine, error) {

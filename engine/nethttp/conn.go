@@ -48,7 +48,15 @@ func (c *conn) Close() error {
 // copyBufs holds buffers for ReadFrom. net/http hands the request body to
 // the connection's ReadFrom (bufio.Writer delegates once it is empty);
 // without it io.Copy would allocate a buffer per request.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+// connBufferSize is the size of each connection's bufio reader and writer.
+const connBufferSize = 4 << 10
+
+// copyBufferSize is the size of the pooled ReadFrom buffers: large enough
+// that a typical translated request (50-150 KB) leaves in one or two
+// writes.
+const copyBufferSize = 128 << 10
 
 // ReadFrom copies r to the connection through Write (so WriteTimeout
 // applies) using a pooled buffer.

@@ -103,9 +103,13 @@ func (e *Engine) newTransport(h2c bool) *http.Transport {
 		MaxConnsPerHost:       cfg.MaxConnsPerHost,
 		IdleConnTimeout:       cfg.IdleConnTimeout,
 		ExpectContinueTimeout: 0,
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        16 << 10,
-		Protocols:             &p,
+		// A connection keeps both buffers for its whole life, idle or not,
+		// so they stay small: a large body leaves through conn.ReadFrom
+		// (one write) once the head has been flushed, and bufio reads into
+		// the caller's buffer directly when it is larger than its own.
+		WriteBufferSize: connBufferSize,
+		ReadBufferSize:  connBufferSize,
+		Protocols:       &p,
 		HTTP2: &http.HTTP2Config{
 			SendPingTimeout: cfg.PingInterval,
 			PingTimeout:     cfg.PingTimeout,
