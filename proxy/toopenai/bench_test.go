@@ -68,3 +68,25 @@ func BenchmarkEncodingJSONRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidate measures the validation pass alone, the larger part of
+// Translate.
+func BenchmarkValidate(b *testing.B) {
+	for _, f := range fixtures(b) {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "cc-2.1.332-"), ".json")
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			spans := make([]span, 0, 256)
+			for b.Loop() {
+				if _, err := validate(body, spans[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
