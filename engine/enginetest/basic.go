@@ -86,13 +86,29 @@ func (s *suite) testNon2xx(t *testing.T, kind string) {
 }
 
 func (s *suite) testHeaders(t *testing.T, kind string) {
-	type seen struct {
-		h    http.Header
-		host string
+	// A small and a large body: engines may write the two differently
+	// (fasthttp gathers head and a large body into one writev).
+	for _, size := range []int{2, 64 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) { s.testHeadersBody(t, kind, size) })
 	}
+}
+
+func (s *suite) testHeadersBody(t *testing.T, kind string, size int) {
+	type seen struct {
+		h       http.Header
+		host    string
+		n       int64
+		sum     [32]byte
+		declLen int64
+	}
+	body := bytes.Repeat([]byte("x"), size)
 	got := make(chan seen, 1)
 	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
-		got <- seen{r.Header.Clone(), r.Host}
+		hs := sha256.New()
+		n, _ := io.Copy(hs, r.Body)
+		sn := seen{h: r.Header.Clone(), host: r.Host, n: n, declLen: r.ContentLength}
+		hs.Sum(sn.sum[:0])
+		got <- sn
 		h := w.Header()
 		h.Set("Content-Type", "text/plain")
 		h.Set("X-Request-Id", "req_123")
@@ -104,7 +120,7 @@ func (s *suite) testHeaders(t *testing.T, kind string) {
 		h.Set("Upgrade", "foo/1")
 		_, _ = io.WriteString(w, "ok")
 	})
-	req := &engine.Request{Method: http.MethodPost, URL: u.URL + "/h", Body: []byte("{}"), Header: http.Header{
+	req := &engine.Request{Method: http.MethodPost, URL: u.URL + "/h", Body: body, Header: http.Header{
 		"Authorization":     {"Bearer sk-test"},
 		"Content-Type":      {"application/json"},
 		"User-Agent":        {"ccproxy-test/1"},
@@ -128,6 +144,9 @@ func (s *suite) testHeaders(t *testing.T, kind string) {
 	}
 	if v := sn.h.Values("X-Multi-In"); len(v) != 2 || v[0] != "a" || v[1] != "b" {
 		t.Errorf("upstream saw X-Multi-In=%q, want [a b]", v)
+	}
+	if sn.n != int64(size) || sn.declLen != int64(size) || sn.sum != sha256.Sum256(body) {
+		t.Errorf("upstream read %d bytes (Content-Length %d), want %d intact", sn.n, sn.declLen, size)
 	}
 	if want := u.URL[strings.Index(u.URL, "://")+3:]; sn.host != want {
 		t.Errorf("upstream saw Host %q, want %q", sn.host, want)
