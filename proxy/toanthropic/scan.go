@@ -1,5 +1,7 @@
 package toanthropic
 
+import "math/bits"
+
 // A small JSON scanner for upstream chunks. It accepts exactly the documents
 // gjson.ValidBytes accepts (RFC 8259 grammar; bytes >= 0x80 are not checked
 // for UTF-8, as gjson does not), so replacing gjson changed no decision.
@@ -17,6 +19,12 @@ func init() {
 	}
 }
 
+// SWAR constants: 0x01 and 0x80 in every byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
 // isSpace reports JSON whitespace.
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
@@ -33,9 +41,26 @@ func ws(s string, i int) int {
 // an escape.
 func scanString(s string, i int) (end int, esc, ok bool) {
 	for {
+		// Eight bytes at a time (SWAR): a byte's high bit in m is set when it
+		// is a quote, a backslash or below 0x20. Bytes above a set one may be
+		// flagged too (borrows), but the lowest set bit is exact, so it points
+		// at the first byte that needs a look.
+		for i+8 <= len(s) {
+			w := s[i : i+8] // one bounds check; the compiler fuses the loads
+			v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			q := v ^ (ones * '"')
+			b := v ^ (ones * '\\')
+			if m := ((q-ones)&^q | (b-ones)&^b | (v-ones*0x20)&^v) & highs; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
+			i += 8
+		}
 		for i < len(s) && !strStop[s[i]] {
 			i++
 		}
+	special:
 		if i >= len(s) {
 			return i, esc, false
 		}
@@ -146,6 +171,10 @@ type scanner struct {
 // first, and returns the position after it. Nesting is tracked on sc.nest,
 // not on the call stack, so depth costs one byte per level.
 func (sc *scanner) skip(s string, i int) (int, bool) {
+	if i < len(s) && s[i] == '"' { // the common case: a string
+		end, _, ok := scanString(s, i+1)
+		return end, ok
+	}
 	base := len(sc.nest) // on failure the stack is left dirty; readChunk resets it
 	var ok, container bool
 	for {
