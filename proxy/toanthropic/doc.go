@@ -67,9 +67,15 @@
 //
 // # Zero copy
 //
-// Chunks are read with gjson over an unsafe string view of the caller's
-// []byte (never retained beyond the call), and text, thinking and argument
-// strings are copied as raw JSON string bytes (escapes included) straight
-// into the Anthropic JSON: OpenAI and Anthropic both carry them as JSON
-// strings, and each chunk is validated with gjson.ValidBytes first.
+// Each chunk is read in one pass by a small scanner (chunk.go, scan.go) over
+// an unsafe string view of the caller's []byte (never retained beyond the
+// call). The pass validates the whole chunk (it accepts exactly what
+// gjson.ValidBytes accepts) while it records the fields the stream needs, so a
+// chunk is applied only once it is known to be valid JSON; unknown values are
+// skipped iteratively, so nesting depth costs no stack. Text, thinking and
+// argument strings are then copied as raw JSON string bytes (escapes
+// included) straight into the Anthropic JSON: OpenAI and Anthropic both carry
+// them as JSON strings. Rare shapes (an upstream error object, usage, an
+// escaped finish_reason, a non-integer choice index) are still interpreted by
+// gjson on the recorded raw value. Message (the unary path) uses gjson.
 package toanthropic
