@@ -13,24 +13,6 @@ import (
 // hostile bodies such as a megabyte of '['.
 const maxDepth = 512
 
-// Byte classes used by the scanners.
-const (
-	clsPlain   = iota // nothing to do inside a string
-	clsQuote          // '"'
-	clsEscape         // '\\'
-	clsControl        // < 0x20, invalid inside a string
-)
-
-// strClass classifies bytes met inside a JSON string. It is a read-only table.
-var strClass = func() (t [256]uint8) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = clsControl
-	}
-	t['"'] = clsQuote
-	t['\\'] = clsEscape
-	return t
-}()
-
 // minSpan is the smallest container recorded in the index: smaller ones are
 // cheaper to rescan than to look up.
 const minSpan = 128
@@ -297,20 +279,12 @@ func isHex(c byte) bool {
 // returned index is where the string went wrong: the control character, the
 // bad escape, or len(b) when the string is unterminated.
 //
-// Strings are scanned a word at a time (special8), jumping straight to the
-// first byte that needs attention. Runs longer than longRun bytes (prompt
-// text between its \n escapes) switch to bytes.IndexByte (vectorised) for
-// the next quote and backslash, then check only the bytes in between for
-// control characters.
+// Most of a request is long runs of plain string bytes between escapes
+// (\n, \"); indexSpecial jumps over each run at once.
 func validString(b []byte, i int) (int, bool) {
 	i++
-	// q is the index of the next '"' at or after i (len(b) if none) once a
-	// long run has searched for it, or -1. It stays valid until an escape
-	// (\") steps over it, so each quote is searched for at most once and
-	// the scan stays linear however many escapes there are.
-	q := -1
 	for {
-		i = plainRun(b, i, &q)
+		i += indexSpecial(b[i:])
 		if i >= len(b) {
 			return i, false
 		}
@@ -337,102 +311,6 @@ func validString(b []byte, i int) (int, bool) {
 			return i, false
 		}
 	}
-}
-
-// longRun is the number of plain string bytes after which plainRun stops
-// going word by word and searches with bytes.IndexByte.
-const longRun = 32
-
-// plainRun returns the index of the first '"', '\\' or control character at
-// or after b[i], or len(b). *q caches the next quote for long runs (see
-// validString).
-func plainRun(b []byte, i int, q *int) int {
-	for n := 0; n < longRun/8 && len(b)-i >= 8; n++ {
-		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-		i += 8
-	}
-	if len(b)-i < 8 {
-		for i < len(b) && strClass[b[i]] == clsPlain {
-			i++
-		}
-		return i
-	}
-	if *q < i {
-		*q = bytes.IndexByte(b[i:], '"')
-		if *q < 0 {
-			*q = len(b)
-		} else {
-			*q += i
-		}
-	}
-	e := *q
-	if k := bytes.IndexByte(b[i:e], '\\'); k >= 0 {
-		e = i + k
-	}
-	return i + firstControl(b[i:e])
-}
-
-// special8 returns a word whose lowest set bit is the high bit of the first
-// byte of x (little endian) that is '"', '\\' or a control character
-// (< 0x20), or 0 when there is none. Higher bits may be set spuriously: a
-// borrow only propagates upwards from a byte that really matches.
-//
-// (y - n per byte) &^ y has a byte's high bit set where that byte of y is
-// below n (n <= 0x80). With y = x ^ 0x02 per byte, y < 0x21 holds exactly
-// for x < 0x20 and x == '"' (0x22 ^ 0x02 == 0x20), so one test covers both.
-func special8(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	y := x ^ (lo * 0x02)
-	e := x ^ (lo * '\\')
-	return ((y-lo*0x21)&^y | (e-lo)&^e) & hi
-}
-
-// firstControl returns the index of the first byte of s below 0x20 (not
-// allowed unescaped in a JSON string), or len(s) when there is none.
-func firstControl(s []byte) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	// (x - 0x20 per byte) &^ x has a byte's high bit set for every byte
-	// below 0x20; a borrow can set more bits only above such a byte, so the
-	// accumulated word is non-zero exactly when some byte is below 0x20.
-	var acc uint64
-	t := s
-	for len(t) >= 16 {
-		x := binary.LittleEndian.Uint64(t)
-		y := binary.LittleEndian.Uint64(t[8:16])
-		acc |= (x-lo*0x20)&^x | (y-lo*0x20)&^y
-		t = t[16:]
-	}
-	if len(t) >= 8 {
-		x := binary.LittleEndian.Uint64(t)
-		acc |= (x - lo*0x20) &^ x
-		t = t[8:]
-	}
-	// Fewer than eight bytes are left in t.
-	switch {
-	case len(t) == 0:
-	case len(s) >= 8:
-		// The last eight bytes, overlapping bytes already checked.
-		x := binary.LittleEndian.Uint64(s[len(s)-8:])
-		acc |= (x - lo*0x20) &^ x
-	default:
-		for _, c := range t {
-			if c < 0x20 {
-				acc |= hi
-			}
-		}
-	}
-	if acc&hi == 0 {
-		return len(s)
-	}
-	// Rare (the body is invalid): find the exact position.
-	for k, c := range s {
-		if c < 0x20 {
-			return k
-		}
-	}
-	return len(s)
 }
 
 // The functions below assume already validated JSON.

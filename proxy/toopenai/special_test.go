@@ -6,10 +6,6 @@ import (
 	"testing"
 )
 
-// isSpecial is the byte-at-a-time definition special8 and plainRun must
-// agree with.
-func isSpecial(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
-
 // TestSpecial8 checks every byte value at every position of a word, over
 // backgrounds that include bytes next to the special ones, so that borrows
 // and the '"' trick cannot report a wrong first position.
@@ -43,43 +39,35 @@ func TestSpecial8(t *testing.T) {
 	}
 }
 
-// TestPlainRun checks plainRun and firstControl against the byte-at-a-time
-// definition for every special byte at every offset of runs of several
-// lengths (short, word-sized and long, both sides of longRun).
-func TestPlainRun(t *testing.T) {
-	specials := []byte{'"', '\\', 0x00, 0x01, 0x1f}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, longRun - 1, longRun, longRun + 1, 100, 300} {
-		for at := 0; at <= n; at++ {
-			for _, sp := range specials {
-				b := make([]byte, n+1)
-				for k := range b {
-					b[k] = 'a' + byte(k%26)
-				}
-				if at < n {
-					b[at] = sp
-				}
-				b[n] = '"' // the closing quote
-				want := 0
-				for want < len(b) && !isSpecial(b[want]) {
-					want++
-				}
-				q := -1
-				if got := plainRun(b, 0, &q); got != want {
-					t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
-				}
-				if got, wantC := firstControl(b[:n]), controlAt(b[:n]); got != wantC {
-					t.Fatalf("firstControl(%q) = %d, want %d", b[:n], got, wantC)
+// TestIndexSpecial holds indexSpecial (assembly on amd64) and
+// indexSpecialGeneric to the byte-at-a-time definition, for every byte value
+// at every offset of blocks of many lengths (around the 8- and 16-byte
+// steps and their tails), placed at every alignment.
+func TestIndexSpecial(t *testing.T) {
+	buf := make([]byte, 80)
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64} {
+		for align := range 4 {
+			s := buf[align : align+n]
+			for at := 0; at <= n; at++ {
+				for v := range 256 {
+					for k := range buf {
+						buf[k] = 'a' + byte(k%26)
+					}
+					if at < n {
+						s[at] = byte(v)
+					}
+					want := 0
+					for want < n && !isSpecial(s[want]) {
+						want++
+					}
+					if got := indexSpecial(s); got != want {
+						t.Fatalf("indexSpecial(%q) = %d, want %d", s, got, want)
+					}
+					if got := indexSpecialGeneric(s); got != want {
+						t.Fatalf("indexSpecialGeneric(%q) = %d, want %d", s, got, want)
+					}
 				}
 			}
 		}
 	}
-}
-
-func controlAt(s []byte) int {
-	for k, c := range s {
-		if c < 0x20 {
-			return k
-		}
-	}
-	return len(s)
 }
