@@ -13,15 +13,15 @@ import (
 // hostile bodies such as a megabyte of '['.
 const maxDepth = 512
 
-// minSpan is the smallest container recorded in the index: smaller ones are
-// cheaper to rescan than to look up.
+// minSpan is the smallest container or string value recorded in the index:
+// smaller ones are cheaper to rescan than to look up.
 const minSpan = 128
 
 // span records that the container opening at body offset open ends just
 // before offset end.
 type span struct{ open, end int32 }
 
-// index finds container ends recorded by the validator. The offsets of a
+// index finds container (and long string) ends recorded by the validator. The offsets of a
 // subslice of the body are recovered from its capacity, which is why every
 // raw value handed around is a plain reslice of the body.
 type index struct {
@@ -29,8 +29,8 @@ type index struct {
 	capBody int
 }
 
-// end returns the index just past the container starting at b[i], or -1
-// when it is not recorded.
+// end returns the index just past the container or string starting at b[i],
+// or -1 when it is not recorded.
 func (ix *index) end(b []byte, i int) int {
 	if ix == nil || len(ix.spans) == 0 {
 		return -1
@@ -58,7 +58,8 @@ func (ix *index) end(b []byte, i int) int {
 // value copied out of a validated body is valid JSON on its own.
 //
 // It is iterative (no recursion, a fixed stack) and records in spans where
-// every container of at least minSpan bytes ends, so that later passes skip
+// every container and string value (not key) of at least minSpan bytes
+// ends, sorted by where they open, so that later passes skip
 // large values in O(log n) instead of rescanning them at every nesting
 // level. Bodies of 2 GiB or more are rejected.
 func validate(b []byte, spans []span) ([]span, error) {
@@ -97,8 +98,17 @@ value:
 			} else {
 				continue
 			}
-		} else if i, ok = validScalar(b, i); !ok {
-			break
+		} else {
+			v := i
+			if i, ok = validScalar(b, i); !ok {
+				break
+			}
+			// Long strings (prompt text, tool descriptions) are recorded
+			// like containers, so the translator never rescans them. The
+			// spans stay sorted by open: nothing opens inside a string.
+			if b[v] == '"' && i-v >= minSpan {
+				spans = append(spans, span{open: int32(v), end: int32(i)})
+			}
 		}
 		// After a value: close containers or move to the next member.
 		for {
@@ -411,15 +421,37 @@ func (it *iter) next() (key, val []byte, ok bool) {
 		i = skipWS(b, e)
 		i = skipWS(b, i+1) // ':'
 	}
-	e := -1
-	if c := b[i]; c == '{' || c == '[' {
-		e = it.ix.end(b, i)
-	}
-	if e < 0 {
+	var e int
+	switch b[i] {
+	case '{', '[':
+		if e = it.ix.end(b, i); e < 0 {
+			e = skipValue(b, i)
+		}
+	case '"':
+		e = it.skipString(i)
+	default:
 		e = skipValue(b, i)
 	}
 	it.i = e
 	return key, b[i:e], true
+}
+
+// skipString returns the index just past the string value at it.b[i]. A
+// string that ends within its first minSpan bytes is found directly; a
+// longer one is looked up in the index (validate records every string of
+// minSpan bytes or more), so long text is not scanned a second time.
+func (it *iter) skipString(i int) int {
+	b := it.b
+	w := b[i+1 : min(len(b), i+minSpan)]
+	if j := bytes.IndexByte(w, '"'); j >= 0 {
+		if j == 0 || w[j-1] != '\\' {
+			return i + 1 + j + 1
+		}
+	} else if e := it.ix.end(b, i); e >= 0 {
+		return e
+	}
+	// An escaped quote in the window, or no index: scan.
+	return skipString(b, i)
 }
 
 // isString reports whether raw is a JSON string.
