@@ -66,12 +66,18 @@ func NewStream(cfg Config) *Stream {
 	return s
 }
 
+// maxKeptNest bounds the scanner nesting stack a reused Stream keeps.
+const maxKeptNest = 1 << 10
+
 // Reset prepares s for a new response, keeping its buffers.
 func (s *Stream) Reset(cfg Config) {
 	if cfg.MessageID == "" {
 		cfg.MessageID = newMessageID()
 	}
 	tools, frags, nest := s.tools[:0], s.frags[:0], s.scan.nest[:0]
+	if cap(nest) > maxKeptNest {
+		nest = nil // a hostile, deeply nested chunk must not pin memory in the pool
+	}
 	*s = Stream{cfg: cfg, tools: tools, frags: frags, scan: scanner{nest: nest}}
 }
 
