@@ -71,3 +71,26 @@ func TestIndexSpecial(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIndexSpecial holds indexSpecial (assembly on amd64) and the portable
+// indexSpecialGeneric to the byte-at-a-time definition on arbitrary bytes,
+// at every alignment.
+func FuzzIndexSpecial(f *testing.F) {
+	f.Add([]byte(`plain text long enough to cross a block or two, then a "quote`))
+	f.Add([]byte("tab\there\\n and \x1f control"))
+	f.Add([]byte{0x80, 0xa2, 0xdc, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x22})
+	f.Fuzz(func(t *testing.T, s []byte) {
+		for k := range min(len(s)+1, 40) {
+			want := 0
+			for want < len(s[k:]) && !isSpecial(s[k+want]) {
+				want++
+			}
+			if got := indexSpecial(s[k:]); got != want {
+				t.Fatalf("indexSpecial(%q) = %d, want %d", s[k:], got, want)
+			}
+			if got := indexSpecialGeneric(s[k:]); got != want {
+				t.Fatalf("indexSpecialGeneric(%q) = %d, want %d", s[k:], got, want)
+			}
+		}
+	})
+}
