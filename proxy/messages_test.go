@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -251,6 +253,33 @@ func TestStreamConnectionReuse(t *testing.T) {
 			}
 			if got := r.Up.Stats().ConnsAccepted; got != 1 {
 				t.Fatalf("4 sequential streams used %d upstream connections, want 1", got)
+			}
+		})
+	}
+}
+
+// TestMessageStartWhileUpstreamSilent: message_start may wait a moment to
+// leave with the first upstream event, but never for the event itself: an
+// upstream that sends its head and then thinks for a long time still lets
+// the client see message_start at once.
+func TestMessageStartWhileUpstreamSilent(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRig(t, eng, fakeupstream.Options{FirstChunkDelay: time.Minute, Chunks: 1}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL+"/v1/messages", strings.NewReader(streamBody))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			if err != nil || line != "event: message_start\n" {
+				t.Fatalf("first line %q, %v: want message_start before the upstream's first event", line, err)
 			}
 		})
 	}

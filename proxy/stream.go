@@ -17,6 +17,12 @@ import (
 // maxEventBytes bounds one upstream SSE event.
 const maxEventBytes = 8 << 20
 
+// startDelay is how long message_start may wait for the upstream's first
+// event so that both leave in one write: upstreams usually send their first
+// chunk with, or right after, the response head. A slower upstream gets
+// message_start on its own once the delay is over.
+const startDelay = time.Millisecond
+
 // streamWriter serialises writes to a streaming client: the main loop and
 // the ping timer both write, each write is one complete batch of events,
 // followed by one flush.
@@ -32,6 +38,11 @@ type streamWriter struct {
 	pingBuf  []byte
 	ping     *time.Timer
 	interval time.Duration
+	// start is message_start until it has been written: the next write
+	// sends it first, or the timer after startDelay. It lives in startBuf
+	// (the timer may send it while the stream loop fills its own buffer).
+	start    []byte
+	startBuf [512]byte
 }
 
 // write sends b and flushes. After the first failure (client gone) it
@@ -49,8 +60,17 @@ func (s *streamWriter) writeLocked(b []byte) error {
 	if s.timeout > 0 {
 		s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
 	}
-	n, err := s.w.Write(b)
-	s.written += int64(n)
+	var n int
+	var err error
+	if s.start != nil {
+		n, err = s.w.Write(s.start)
+		s.written += int64(n)
+		s.start = nil
+	}
+	if err == nil && len(b) > 0 {
+		n, err = s.w.Write(b)
+		s.written += int64(n)
+	}
 	if err == nil {
 		if s.flusher != nil {
 			s.flusher.Flush()
@@ -62,16 +82,21 @@ func (s *streamWriter) writeLocked(b []byte) error {
 	return err
 }
 
-// onPing runs on the timer's goroutine when the upstream was silent for a
-// whole interval.
+// onPing runs on the timer's goroutine: startDelay after the stream began
+// while message_start is still unsent (it is sent alone), then whenever
+// the upstream was silent for a whole interval.
 func (s *streamWriter) onPing() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.err != nil {
 		return
 	}
-	s.pingBuf = toanthropic.Ping(s.pingBuf[:0])
-	if s.writeLocked(s.pingBuf) == nil {
+	var b []byte
+	if s.start == nil {
+		s.pingBuf = toanthropic.Ping(s.pingBuf[:0])
+		b = s.pingBuf
+	}
+	if s.writeLocked(b) == nil {
 		s.ping.Reset(s.interval)
 	}
 }
@@ -108,13 +133,14 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	st := h.getStream(cfg)
 	defer h.putStream(st)
 	ob := h.getEventBuf()
-	out := st.Start((*ob)[:0])
+	sw.start = st.Start(sw.startBuf[:0])
+	out := (*ob)[:0]
 	defer func() { h.putEventBuf(ob, out) }()
-	sw.mu.Lock() // onPing must see sw.ping set, however short the interval
-	sw.ping = time.AfterFunc(sw.interval, sw.onPing)
+	sw.mu.Lock() // onPing must see sw.ping set, however short the delay
+	sw.ping = time.AfterFunc(startDelay, sw.onPing)
 	sw.mu.Unlock()
 	defer sw.close()
-	werr := sw.write(out)
+	var werr error
 
 	body := &countingReader{r: resp.Body}
 	var src io.Reader = body
@@ -130,6 +156,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	rd := h.getReader(src)
 	defer h.putReader(rd)
 	var err error
+	first := true
 	for werr == nil && rd.Next() {
 		sw.ping.Reset(sw.interval)
 		// Translate this event and any others that arrived with it (no
@@ -141,8 +168,12 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 				break
 			}
 		}
-		if len(out) > 0 {
+		// The first read always writes: message_start, if still pending,
+		// leaves now even when these events produced nothing (a role-only
+		// chunk), since the timer was just pushed back to the ping interval.
+		if len(out) > 0 || first {
 			werr = sw.write(out)
+			first = false
 		}
 		if rs.ttft == 0 && st.ContentStarted() {
 			rs.ttft = time.Since(rs.start)
