@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,12 @@ var (
 	errAborted    = errors.New("nethttp: body read aborted")
 )
 
+// smallBody is the largest request body that is copied rather than lent:
+// with its head it fits the connection's write buffer, so it leaves in one
+// write. Larger bodies are read in place (reqBody) and cost two writes, the
+// head then the body, whatever the reader.
+const smallBody = connBufferSize - 1024
+
 // Do sends req upstream. See engine.Engine for the contract.
 func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response, error) {
 	c := &call{e: e, parent: ctx, idle: e.cfg.IdleReadTimeout}
@@ -63,11 +70,20 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 		cancel(nil)
 		return nil, fmt.Errorf("nethttp: build request: %w", err)
 	}
-	if len(req.Body) > 0 {
+	switch n := len(req.Body); {
+	case n > 0 && n <= smallBody:
+		// A private copy in a reader net/http knows to be in memory: it
+		// then writes head and body in one write (for any other reader it
+		// flushes the head first, a second write per request).
+		b := bytes.Clone(req.Body)
+		hreq.Body = io.NopCloser(bytes.NewReader(b))
+		hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		hreq.ContentLength = int64(n)
+	case n > 0:
 		c.body.init(req.Body)
 		hreq.Body = &c.body.first
 		hreq.GetBody = c.body.getBody
-		hreq.ContentLength = int64(len(req.Body))
+		hreq.ContentLength = int64(n)
 		defer c.body.detach()
 	}
 	decode := false
