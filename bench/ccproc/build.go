@@ -1,7 +1,8 @@
 // Package ccproc runs ccproxy as a child process for the benchmark and soak
-// harnesses: it builds ./cmd/ccproxy, starts the binary on a free
-// 127.0.0.1 port with a clean environment, waits until GET /health
-// answers, keeps its output in a log file, stops it, and reads its CPU
+// harnesses: it builds ./cmd/ccproxy (or another main package that takes
+// HOST and PORT and answers GET /health, such as bench/cmd/hop), starts
+// the binary on a free 127.0.0.1 port with a clean environment, waits
+// until GET /health answers, keeps its output in a log file, stops it, and reads its CPU
 // time and memory from /proc (Linux only).
 package ccproc
 
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 )
 
@@ -37,16 +39,24 @@ func ModuleRoot() (string, error) {
 // Build builds ./cmd/ccproxy of the module at root into dir, with the
 // given build tags ("" for none), and returns the binary's path.
 func Build(ctx context.Context, root, dir, tags string) (string, error) {
-	bin := filepath.Join(dir, "ccproxy")
+	return BuildPackage(ctx, root, dir, "./cmd/ccproxy", tags)
+}
+
+// BuildPackage builds the main package pkg (a path relative to root, such
+// as ./bench/cmd/hop) of the module at root into dir, named after the
+// package's last element, with the given build tags ("" for none), and
+// returns the binary's path.
+func BuildPackage(ctx context.Context, root, dir, pkg, tags string) (string, error) {
+	bin := filepath.Join(dir, path.Base(pkg))
 	args := []string{"build", "-o", bin}
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
-	args = append(args, "./cmd/ccproxy")
+	args = append(args, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/ccproxy: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }
