@@ -15,7 +15,9 @@ type Report struct {
 	Meta Meta `json:"meta"`
 	// Configs lists the configurations in column order. The first one named
 	// Baseline (if present) is the "before" of the improvement column;
-	// the one named Direct is the physical limit and never "improves".
+	// the ones named Direct (the physical limit) and Hop (a bare Go
+	// reverse proxy, the cost of any proxy process) are references and
+	// never "improve".
 	Configs []Config `json:"configs"`
 	// Metrics are the table rows, in order.
 	Metrics []Metric `json:"metrics"`
@@ -34,6 +36,7 @@ type Report struct {
 const (
 	Baseline = "naive"
 	Direct   = "direct"
+	Hop      = "hop"
 )
 
 // Meta describes the machine and the run.
