@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 	"github.com/ccproxy/ccproxy/bench/report"
 )
 
 func TestSelectConfigsAndRunOrder(t *testing.T) {
-	cfgs, err := selectConfigs("naive, fasthttp,direct,naive,myengine")
+	cfgs, err := selectConfigs("naive, fasthttp,hop,direct,naive,myengine")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,17 +23,26 @@ func TestSelectConfigsAndRunOrder(t *testing.T) {
 	for _, c := range cfgs {
 		names = append(names, c.Name)
 	}
-	if got := strings.Join(names, ","); got != "naive,fasthttp,direct,myengine" {
+	if got := strings.Join(names, ","); got != "naive,fasthttp,hop,direct,myengine" {
 		t.Fatalf("configs = %s", got)
 	}
-	if env := strings.Join(cfgs[3].Env, " "); env != "ENGINE=myengine" || !cfgs[3].Targeted {
-		t.Fatalf("unknown name should run as an experimental engine: %+v", cfgs[3])
+	if env := strings.Join(cfgs[4].Env, " "); env != "ENGINE=myengine" || !cfgs[4].Targeted {
+		t.Fatalf("unknown name should run as an experimental engine: %+v", cfgs[4])
 	}
 	if env := strings.Join(cfgs[0].Env, " "); !strings.Contains(env, "MAX_KEEPALIVE_CONNECTIONS=2") || !strings.Contains(env, "HTTP2_ENABLED=false") {
 		t.Fatalf("naive env = %s", env)
 	}
-	if order := runOrder(cfgs); order[0].Name != "direct" || order[1].Name != "naive" {
+	if hop := cfgs[2]; !hop.Hop || hop.Targeted || hop.Direct || len(hop.Env) != 0 || hop.Upstream != fakeupstream.H1 {
+		t.Fatalf("hop must be an untargeted reference in front of the H1 upstream: %+v", hop)
+	}
+	if order := runOrder(cfgs); order[0].Name != "direct" || order[1].Name != "naive" || order[3].Name != "hop" {
 		t.Fatalf("direct must run first, then the given order: %v", order)
+	}
+	if err := addProxyEnv(cfgs, "GOGC=200"); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs[2].Env) != 0 || len(cfgs[3].Env) != 0 || !slices.Contains(cfgs[1].Env, "GOGC=200") {
+		t.Fatalf("-proxy-env goes to ccproxy configurations only: hop %v, direct %v, fasthttp %v", cfgs[2].Env, cfgs[3].Env, cfgs[1].Env)
 	}
 	if _, err := selectConfigs(" , "); err == nil {
 		t.Fatal("empty selection accepted")
@@ -43,14 +54,14 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 4*time.Second || o.seq != 300 || !strings.Contains(o.configs, "fasthttp") || strings.Contains(o.configs, "h2c") {
+	if o.duration != 4*time.Second || o.seq != 300 || !strings.Contains(o.configs, "fasthttp,hop,direct") || strings.Contains(o.configs, "h2c") {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	o, err = parseFlags([]string{"-full"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 15*time.Second || !strings.Contains(o.configs, "nethttp-h2c") {
+	if o.duration != 15*time.Second || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct") {
 		t.Fatalf("full defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"-scenarios", "w2,nope"}); err == nil {

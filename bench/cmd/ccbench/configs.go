@@ -8,16 +8,20 @@ import (
 	"strings"
 
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/bench/report"
 )
 
 // benchConfig is one compared configuration: a ccproxy environment and the
-// upstream protocol it talks, or direct (no proxy).
+// upstream protocol it talks, or direct (no proxy), or the bare hop.
 type benchConfig struct {
 	Name        string
 	Description string
 	Upstream    fakeupstream.Protocol
 	Env         []string
 	Direct      bool
+	// Hop runs bench/cmd/hop (a bare httputil.ReverseProxy) instead of
+	// ccproxy, driven with the direct workloads: a reference, not targeted.
+	Hop bool
 	// Targeted configurations are checked against the targets.
 	Targeted bool
 }
@@ -40,7 +44,9 @@ func knownConfigs() []benchConfig {
 		{Name: "fasthttp", Upstream: fakeupstream.H1, Targeted: true,
 			Description: "fasthttp engine, HTTP/1.1, tuned pool (50 idle connections)",
 			Env:         []string{"ENGINE=fasthttp"}},
-		{Name: "direct", Upstream: fakeupstream.H1, Direct: true,
+		{Name: report.Hop, Upstream: fakeupstream.H1, Hop: true,
+			Description: "reference: a bare Go httputil.ReverseProxy (bench/cmd/hop, HTTP/1.1, 256 idle connections) that translates nothing, sent the direct requests; its CPU and RSS are in the ccproxy rows: what any Go proxy process costs"},
+		{Name: report.Direct, Upstream: fakeupstream.H1, Direct: true,
 			Description: "load client straight at the fake upstream, no proxy (W2 sends the already-translated body): the physical limit"},
 	}
 }
@@ -78,7 +84,8 @@ func selectConfigs(list string) ([]benchConfig, error) {
 }
 
 // addProxyEnv appends the comma-separated KEY=VALUE pairs of list to the
-// environment of every proxied configuration.
+// environment of every ccproxy configuration (not direct, not the hop: the
+// hop stays a fixed reference).
 func addProxyEnv(cfgs []benchConfig, list string) error {
 	var extra []string
 	for kv := range strings.SplitSeq(list, ",") {
@@ -92,7 +99,7 @@ func addProxyEnv(cfgs []benchConfig, list string) error {
 		extra = append(extra, kv)
 	}
 	for i := range cfgs {
-		if !cfgs[i].Direct {
+		if !cfgs[i].Direct && !cfgs[i].Hop {
 			cfgs[i].Env = append(slices.Clip(cfgs[i].Env), extra...)
 		}
 	}

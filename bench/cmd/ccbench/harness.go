@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ type harness struct {
 	o          options
 	root, tmp  string
 	bin        string
+	hopBin     string // bench/cmd/hop, built when a hop configuration is selected
 	logLevel   string
 	ups        *upstreams
 	fixture    []byte
@@ -94,6 +96,12 @@ func run(ctx context.Context, o options, args []string) error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(cfgs, func(c benchConfig) bool { return c.Hop }) {
+		h.prog.Printf("building ./bench/cmd/hop ...\n")
+		if err := h.buildHop(ctx); err != nil {
+			return err
+		}
+	}
 	if h.ups, err = startUpstreams(cfgs, tmp, fakeupstream.Options{Chunks: o.chunks, TextOnly: true}); err != nil {
 		return err
 	}
@@ -128,6 +136,17 @@ func run(ctx context.Context, o options, args []string) error {
 	fmt.Println()
 	fmt.Print(h.rep.Markdown())
 	h.prog.Printf("\nwrote %s/{report.md,report.json,chart.svg} in %.0fs\n", out, time.Since(started).Seconds())
+	return nil
+}
+
+// buildHop builds bench/cmd/hop (the bare reverse-proxy reference) next to
+// the ccproxy binary in the harness's temp directory.
+func (h *harness) buildHop(ctx context.Context) error {
+	bin, err := ccproc.BuildPackage(ctx, h.root, h.tmp, "./bench/cmd/hop", "")
+	if err != nil {
+		return err
+	}
+	h.hopBin = bin
 	return nil
 }
 

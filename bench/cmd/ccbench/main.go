@@ -5,7 +5,8 @@
 // the tuned engines, HTTP/2), drives it over real loopback sockets with a
 // cheap load client, optionally through a delay relay that emulates a
 // network round-trip time, and compares every configuration with the load
-// client talking straight to the upstream ("direct"). It measures
+// client talking straight to the upstream ("direct") and through a bare Go
+// reverse proxy that translates nothing ("hop", bench/cmd/hop). It measures
 // latency, throughput, streaming time to first token, proxy overhead, and
 // the ccproxy process's own CPU per request and peak RSS, checks the
 // project's performance targets, and writes report.md, report.json and
@@ -55,7 +56,7 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("ccbench", flag.ContinueOnError)
 	fs.BoolVar(&o.full, "full", false, "bench-full: longer windows, more requests, all configurations including nethttp-h2c")
-	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,direct; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
+	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ","))
 	fs.DurationVar(&o.duration, "duration", 0, "measured window of each throughput run (default 4s, -full 15s)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each throughput run")
@@ -76,7 +77,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.chunks, "chunks", 20, "chunks per upstream stream")
 	fs.DurationVar(&o.ttftDelay, "ttft-delay", 10*time.Millisecond, "upstream time to first token in the stream scenario")
 	fs.DurationVar(&o.chunkEvery, "chunk-interval", 3*time.Millisecond, "upstream gap between chunks in the stream scenario")
-	fs.StringVar(&o.proxyEnv, "proxy-env", "", "comma-separated KEY=VALUE pairs added to every ccproxy configuration's environment (e.g. GOGC=200,GOMAXPROCS=1)")
+	fs.StringVar(&o.proxyEnv, "proxy-env", "", "comma-separated KEY=VALUE pairs added to every ccproxy configuration's environment, not the hop's (e.g. GOGC=200,GOMAXPROCS=1)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -97,9 +98,9 @@ func parseFlags(args []string) (options, error) {
 		}
 	}
 	if o.configs == "" {
-		o.configs = "naive,nethttp-h1,nethttp-h2,fasthttp,direct"
+		o.configs = "naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct"
 		if o.full {
-			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,direct"
+			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,hop,direct"
 		}
 	}
 	for s := range strings.SplitSeq(o.scenarios, ",") {

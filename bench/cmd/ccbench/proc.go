@@ -7,13 +7,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ccproxy/ccproxy/bench/ccproc"
 )
 
-// proxyProc is a running ccproxy process, with its pprof endpoint when
-// enabled.
+// proxyProc is a running ccproxy (or hop) process, with its pprof endpoint
+// when enabled.
 type proxyProc struct {
 	*ccproc.Proc
 	PprofAddr string // "" when not enabled
@@ -38,6 +39,30 @@ func startProxy(ctx context.Context, bin, workDir, logPath string, env []string,
 	}
 	p.Proc = cp
 	return p, nil
+}
+
+// startChild starts the process of the proxied configuration c in front
+// of the upstream at base (scheme://host:port, no path) and returns it with
+// the workloads that drive it: ccproxy gets the Claude Code turn on
+// /v1/messages and W1, the hop (which translates nothing) gets the direct
+// workloads. logName names the log file in the harness's temp directory.
+func (h *harness) startChild(ctx context.Context, c benchConfig, base, logName string, pprof bool) (*proxyProc, workloads, error) {
+	logPath := filepath.Join(h.tmp, logName)
+	if c.Hop {
+		if h.hopBin == "" {
+			return nil, workloads{}, errors.New("hop binary not built")
+		}
+		p, err := startProxy(ctx, h.hopBin, h.tmp, logPath, []string{"UPSTREAM_URL=" + base}, false)
+		if err != nil {
+			return nil, workloads{}, err
+		}
+		return p, directWorkloads(p.URL, h.translated), nil
+	}
+	p, err := startProxy(ctx, h.bin, h.tmp, logPath, h.ups.proxyEnv(c, base+"/v1", h.logLevel), pprof)
+	if err != nil {
+		return nil, workloads{}, err
+	}
+	return p, proxyWorkloads(p.URL, h.fixture), nil
 }
 
 // logTail returns the last lines of the process log.

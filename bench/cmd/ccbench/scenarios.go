@@ -63,14 +63,13 @@ func (h *harness) runConfig(ctx context.Context, c benchConfig) error {
 	if c.Direct {
 		r.work = directWorkloads(up.URL, h.translated)
 	} else {
-		p, err := startProxy(ctx, h.bin, h.tmp, filepath.Join(h.tmp, c.Name+".log"),
-			h.ups.proxyEnv(c, up.URL+"/v1", h.logLevel), h.o.pprof)
+		p, w, err := h.startChild(ctx, c, up.URL, c.Name+".log", h.o.pprof)
 		if err != nil {
 			return err
 		}
 		defer p.Stop()
 		r.proc = p
-		r.work = proxyWorkloads(p.URL, h.fixture)
+		r.work = w
 	}
 	cl, err := load.NewClient(r.work.W2.URL, max(h.o.c1, h.o.c2, 10))
 	if err != nil {
@@ -192,6 +191,16 @@ func (r *configResult) cpu() time.Duration {
 	return d
 }
 
+// hop returns the result of the hop configuration, nil when it did not run.
+func (h *harness) hop() *configResult {
+	for _, r := range h.res {
+		if r.cfg.Hop {
+			return r
+		}
+	}
+	return nil
+}
+
 func (h *harness) direct() *configResult {
 	for _, r := range h.res {
 		if r.cfg.Direct {
@@ -288,13 +297,12 @@ func (h *harness) rttScenario(ctx context.Context, c benchConfig, r *configResul
 	if c.Direct {
 		w = directWorkloads(relayBase, h.translated)
 	} else {
-		p, err := startProxy(ctx, h.bin, h.tmp, filepath.Join(h.tmp, c.Name+"-rtt.log"),
-			h.ups.proxyEnv(c, relayBase+"/v1", h.logLevel), false)
+		p, pw, err := h.startChild(ctx, c, relayBase, c.Name+"-rtt.log", false)
 		if err != nil {
 			return err
 		}
 		defer p.Stop()
-		w = proxyWorkloads(p.URL, h.fixture)
+		w = pw
 	}
 	cl, err := load.NewClient(w.W2.URL, 10)
 	if err != nil {
@@ -386,8 +394,9 @@ loop:
 }
 
 // derive adds the rows computed from several configurations (overhead
-// and ratios vs direct) and the target checks.
+// and ratios vs direct, CPU over the bare hop) and the target checks.
 func (h *harness) derive() {
+	h.deriveOverHop()
 	d := h.direct()
 	for _, rc := range h.rep.Configs {
 		r := h.res[rc.Name]
@@ -423,5 +432,33 @@ func (h *harness) derive() {
 		add("W2 added p50 latency, 1 conn", usf(r.w2Seq.P50-d.w2Seq.P50), targetAddedP50, false, "µs", r.w2Seq.N > 0 && d.w2Seq.N > 0)
 		add("W1 added p50 latency, 1 conn", usf(r.w1Seq.P50-d.w1Seq.P50), targetAddedP50, false, "µs", r.w1Seq.N > 0 && d.w1Seq.N > 0)
 		add(fmt.Sprintf("RSS with %d open streams", h.o.streams), r.openStreamsRSS, targetStreamsRSS, false, "MB", r.openStreamsRSS > 0)
+	}
+}
+
+// Labels of the rows deriveOverHop adds.
+const (
+	w2OverHopRow = "W2 translation and ccproxy's own work over a bare hop: CPU per request, ccproxy − hop"
+	w1OverHopRow = "W1 ccproxy's own work over a bare hop (passthrough): CPU per request, ccproxy − hop"
+)
+
+// deriveOverHop adds, for every targeted configuration, its CPU per request
+// minus the hop's on the same workload: what translation and ccproxy's own
+// work cost beyond what any Go proxy process costs.
+func (h *harness) deriveOverHop() {
+	hop := h.hop()
+	if hop == nil {
+		return
+	}
+	for _, rc := range h.rep.Configs {
+		r := h.res[rc.Name]
+		if r == nil || !r.cfg.Targeted {
+			continue
+		}
+		if r.w2CPU > 0 && hop.w2CPU > 0 {
+			h.rep.Set(w2OverHopRow, "µs", true, 1, rc.Name, r.w2CPU-hop.w2CPU)
+		}
+		if r.w1CPU > 0 && hop.w1CPU > 0 {
+			h.rep.Set(w1OverHopRow, "µs", true, 1, rc.Name, r.w1CPU-hop.w1CPU)
+		}
 	}
 }

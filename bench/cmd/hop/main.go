@@ -11,7 +11,16 @@
 // UPSTREAM_URL. Everything is Go's default httputil.NewSingleHostReverseProxy
 // except: FlushInterval -1 (SSE streams are flushed on every write), and a
 // Transport (http.DefaultTransport's settings otherwise) that keeps up to
-// 256 idle connections per host and speaks HTTP/1.1 only to the upstream.
+// 256 idle connections per host and speaks HTTP/1.1 only to the upstream,
+// and each request is served full duplex
+// (http.ResponseController.EnableFullDuplex). Without that, a plain
+// ReverseProxy breaks about one stream in a hundred here: once the
+// upstream's answer starts, the server closes the inbound request body
+// under the Transport, which still reads it once more after sending the
+// declared length, fails and closes the upstream connection mid-answer
+// (golang/go#40747; the client sees the stream cut, the hop logs "read
+// error during body copy: use of closed network connection").
+//
 // SIGTERM or SIGINT shuts it down gracefully.
 package main
 
@@ -71,7 +80,10 @@ func run() error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("/", rp)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex() // see the package comment
+		rp.ServeHTTP(w, r)
+	})
 	srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: mux}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
