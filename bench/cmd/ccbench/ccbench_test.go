@@ -69,15 +69,16 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 }
 
-// TestHarnessEndToEnd builds the real ccproxy and runs a tiny benchmark
-// (two configurations, two scenarios) through it, checking that the
-// report files are written and carry measurements for both.
+// TestHarnessEndToEnd builds the real ccproxy and the hop and runs a tiny
+// benchmark (three configurations, two scenarios) through them, checking
+// that the report files are written and carry measurements for each, and
+// the hop's reference rows.
 func TestHarnessEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs ccproxy")
 	}
 	out := t.TempDir()
-	o, err := parseFlags([]string{"-configs", "nethttp-h1,direct", "-scenarios", "latency,w1",
+	o, err := parseFlags([]string{"-configs", "nethttp-h1,hop,direct", "-scenarios", "latency,w1",
 		"-seq", "20", "-duration", "300ms", "-warmup", "100ms", "-c1", "4", "-pprof=false", "-out", out})
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +108,21 @@ func TestHarnessEndToEnd(t *testing.T) {
 		"W2 latency p50, 1 connection/nethttp-h1", "W2 latency p50, 1 connection/direct",
 		"W1 throughput, 4 connections/nethttp-h1", "W1 throughput, 4 connections/direct",
 		"W1 ccproxy CPU per request/nethttp-h1", "W1 added latency p50 vs direct, 1 connection/nethttp-h1",
+		"W1 throughput, 4 connections/hop", "W1 ccproxy CPU per request/hop", "W1 added latency p50 vs direct, 1 connection/hop",
+		"ccproxy peak RSS (before the open-streams run)/hop", w1OverHopRow + "/nethttp-h1",
 	} {
 		if !found[want] {
 			t.Errorf("report lacks a value for %s", want)
+		}
+	}
+	for _, m := range rep.Metrics {
+		if _, ok := m.Values["hop"]; ok && m.Name == w1OverHopRow {
+			t.Errorf("the hop has no row of its own CPU over itself")
+		}
+	}
+	for _, tg := range rep.Targets {
+		if tg.Config == "hop" || tg.Config == "direct" {
+			t.Errorf("references are not checked against targets: %+v", tg)
 		}
 	}
 	for _, n := range rep.Notes {

@@ -449,6 +449,7 @@ func (h *harness) deriveOverHop() {
 	if hop == nil {
 		return
 	}
+	rows := 0
 	for _, rc := range h.rep.Configs {
 		r := h.res[rc.Name]
 		if r == nil || !r.cfg.Targeted {
@@ -456,9 +457,17 @@ func (h *harness) deriveOverHop() {
 		}
 		if r.w2CPU > 0 && hop.w2CPU > 0 {
 			h.rep.Set(w2OverHopRow, "µs", true, 1, rc.Name, r.w2CPU-hop.w2CPU)
+			rows++
 		}
 		if r.w1CPU > 0 && hop.w1CPU > 0 {
 			h.rep.Set(w1OverHopRow, "µs", true, 1, rc.Name, r.w1CPU-hop.w1CPU)
+			rows++
 		}
+	}
+	if rows > 0 {
+		h.rep.Notes = append(h.rep.Notes, "hop: its CPU per request and RSS are in the ccproxy rows (same /proc reading). "+
+			"The rows \"… over a bare hop\" are a configuration's CPU per request minus the hop's on the same workload: "+
+			"what translation and ccproxy's own work cost beyond any Go proxy process. "+
+			"A negative value means that configuration, translation included, spends less CPU than Go's default net/http server and Transport relaying the already-translated request.")
 	}
 }
