@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,13 +43,26 @@ func newRig(t *testing.T, engineName string, uo fakeupstream.Options, mod func(*
 		t.Fatal(err)
 	}
 	t.Cleanup(up.Close)
+	r := newRigFor(t, engineName, up.URL, func(c *Config, ec *engine.Config) {
+		if uo.Protocol == fakeupstream.H2C {
+			ec.H2C = true
+		}
+		if uo.Protocol == fakeupstream.TLS {
+			ec.TLS = up.ClientTLS()
+		}
+		if mod != nil {
+			mod(c, ec)
+		}
+	}, nil)
+	r.Up = up
+	return r
+}
+
+// newRigFor is newRig for any upstream at upURL (no /v1); ln, when not
+// nil, is the listener the proxy serves on.
+func newRigFor(t *testing.T, engineName, upURL string, mod func(*Config, *engine.Config), ln net.Listener) *rig {
+	t.Helper()
 	ec := engine.NewConfig()
-	if uo.Protocol == fakeupstream.H2C {
-		ec.H2C = true
-	}
-	if uo.Protocol == fakeupstream.TLS {
-		ec.TLS = up.ClientTLS()
-	}
 	models, err := toopenai.NewModels(toopenai.ModelsConfig{Big: "gpt-4.1", Small: "gpt-4.1-mini"})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +70,7 @@ func newRig(t *testing.T, engineName string, uo fakeupstream.Options, mod func(*
 	logw := &lockedWriter{w: &bytes.Buffer{}}
 	cfg := Config{
 		EngineName:     engineName,
-		UpstreamURL:    up.URL + "/v1",
+		UpstreamURL:    upURL + "/v1",
 		UpstreamKey:    upstreamSecret,
 		Models:         models,
 		RetryBaseDelay: time.Millisecond,
@@ -79,9 +93,14 @@ func newRig(t *testing.T, engineName string, uo fakeupstream.Options, mod func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &rig{URL: srv.URL, Up: up, H: h, Metrics: m, logw: logw}
+	return &rig{URL: srv.URL, H: h, Metrics: m, logw: logw}
 }
 
 // lockedWriter makes a bytes.Buffer safe for the logger's concurrent use.

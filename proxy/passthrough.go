@@ -116,7 +116,9 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			// takes.
 			var werr error
 			if sse {
-				werr = sw.writeLocked(buf[:n])
+				// The last read of a stream is not flushed: it leaves with
+				// the response's end when the handler returns.
+				werr = sw.writeLocked(buf[:n], err == nil)
 			} else {
 				var m int
 				m, werr = w.Write(buf[:n])

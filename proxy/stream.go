@@ -50,10 +50,23 @@ type streamWriter struct {
 func (s *streamWriter) write(b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.writeLocked(b)
+	return s.writeLocked(b, true)
 }
 
-func (s *streamWriter) writeLocked(b []byte) error {
+// writeLast writes the stream's last bytes without flushing them and
+// stops the timer: net/http sends them with the response's end (the chunked
+// terminator) in one write when the handler returns, which must follow
+// without waiting for anything.
+func (s *streamWriter) writeLast(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.writeLocked(b, false)
+	s.closed = true
+	s.ping.Stop()
+	return err
+}
+
+func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 	if s.err != nil || s.closed {
 		return s.err
 	}
@@ -71,7 +84,7 @@ func (s *streamWriter) writeLocked(b []byte) error {
 		n, err = s.w.Write(b)
 		s.written += int64(n)
 	}
-	if err == nil {
+	if err == nil && flush {
 		if s.flusher != nil {
 			s.flusher.Flush()
 		} else {
@@ -96,7 +109,7 @@ func (s *streamWriter) onPing() {
 		s.pingBuf = toanthropic.Ping(s.pingBuf[:0])
 		b = s.pingBuf
 	}
-	if s.writeLocked(b) == nil {
+	if s.writeLocked(b, true) == nil {
 		s.ping.Reset(s.interval)
 	}
 }
@@ -156,7 +169,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	rd := h.getReader(src)
 	defer h.putReader(rd)
 	var err error
-	first := true
+	first, drained := true, false
 	for werr == nil && rd.Next() {
 		sw.ping.Reset(sw.interval)
 		// Translate this event and any others that arrived with it (no
@@ -171,10 +184,16 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// The first read always writes: message_start, if still pending,
 		// leaves now even when these events produced nothing (a role-only
 		// chunk), since the timer was just pushed back to the ping interval.
-		if len(out) > 0 || first {
+		// The last events, when the upstream body has ended with them, are
+		// not flushed: they leave with the response's end.
+		switch {
+		case st.Done() && err == nil && rd.SourceEOF():
+			werr = sw.writeLast(out)
+			drained = true
+		case len(out) > 0 || first:
 			werr = sw.write(out)
-			first = false
 		}
+		first = false
 		if rs.ttft == 0 && st.ContentStarted() {
 			rs.ttft = time.Since(rs.start)
 		}
@@ -203,7 +222,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	if !st.Done() {
 		out = st.Finish(out[:0], err)
 		sw.write(out)
-	} else if werr == nil {
+	} else if werr == nil && !drained {
 		// The Anthropic stream is complete (normally, or after an error
 		// object the upstream sent): read the upstream body to its end so
 		// the engine can pool the connection.

@@ -95,7 +95,8 @@ func (b *body[C]) Read(p []byte) (int, error) {
 	// fasthttp's stream returns one chunk per Read. Chunks that have
 	// already arrived complete are handed over in the same Read, without
 	// waiting for anything: an SSE consumer can then translate the events
-	// that arrived together and send them in one write.
+	// that arrived together and send them in one write. A complete last
+	// chunk is read too, so the end of the body comes with its last data.
 	for b.chunked && err == nil && n > 0 && n < len(p) && completeChunkBuffered(b.br) {
 		var m int
 		m, err = b.stream.Read(p[n:])
@@ -173,8 +174,9 @@ func (b *body[C]) Close() error {
 }
 
 // completeChunkBuffered reports whether br's buffer starts with a whole
-// non-final HTTP/1.1 chunk (size line, data and CRLF), so that reading it
-// cannot block. It never reads from the connection.
+// HTTP/1.1 chunk (size line, data and CRLF; for the last chunk, its empty
+// trailer), so that reading it cannot block. It never reads from the
+// connection.
 func completeChunkBuffered(br *bufio.Reader) bool {
 	buf, _ := br.Peek(br.Buffered())
 	size, i := 0, 0
@@ -192,8 +194,13 @@ func completeChunkBuffered(br *bufio.Reader) bool {
 		}
 	}
 sizeDone:
-	if i == 0 || size == 0 {
-		return false // not a size line, or the last chunk: let Read see the end
+	if i == 0 {
+		return false // not a size line
+	}
+	if size == 0 {
+		// The last chunk without trailers ("0\r\n\r\n"): reading it ends
+		// the body at once, so the data before it comes with io.EOF.
+		return len(buf) >= i+4 && string(buf[i:i+4]) == "\r\n\r\n"
 	}
 	nl := bytes.IndexByte(buf[i:], '\n')
 	if nl < 0 || buf[i+nl-1] != '\r' {

@@ -561,7 +561,11 @@ func TestCompleteChunkBuffered(t *testing.T) {
 		"A\r\n0123456789\r\n":   true,
 		"5\r\nhell":             false,
 		"5\r\nhello\r":          false,
-		"0\r\n\r\n":             false,
+		"0\r\n\r\n":             true, // the last chunk, no trailers
+		"0\r\n":                 false,
+		"0\r\n\r":               false,
+		"0\r\nX-T: 1\r\n\r\n":   false, // trailers: not handled here
+		"00\r\n\r\n":            true,
 		"\r\n":                  false,
 		"zz\r\n":                false,
 		"":                      false,
@@ -571,5 +575,26 @@ func TestCompleteChunkBuffered(t *testing.T) {
 		if got := completeChunkBuffered(br); got != want {
 			t.Errorf("%q: %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestReadEndsWithLastData: when the last chunk has arrived with the data
+// before it, one Read returns that data and io.EOF together, so a stream's
+// consumer knows the body is over without another (possibly blocking) Read.
+func TestReadEndsWithLastData(t *testing.T) {
+	s := newRawServer(t, func(c net.Conn, _ *bufio.Reader, _ string) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"7\r\ndata: 1\r\n7\r\ndata: 2\r\n0\r\n\r\n")
+	})
+	e := newTestEngine(t, nil)
+	resp, err := e.Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 4096)
+	n, err := resp.Body.Read(buf)
+	if string(buf[:n]) != "data: 1data: 2" || err != io.EOF {
+		t.Fatalf("Read = %q, %v; want both chunks and io.EOF", buf[:n], err)
 	}
 }

@@ -100,6 +100,11 @@ func (rd *Reader) Data() []byte { return rd.data }
 // end of input.
 func (rd *Reader) Err() error { return rd.err }
 
+// SourceEOF reports whether the source has returned io.EOF: whatever the
+// stream still holds is in the Reader's buffer, and reading it cannot
+// block.
+func (rd *Reader) SourceEOF() bool { return rd.eof }
+
 // Next advances to the next event. It returns false at the end of input or
 // on an error; see Err.
 func (rd *Reader) Next() bool { return rd.next(true) }

@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// oneWriteUpstream answers every request with a complete chunked OpenAI
+// stream written at once (head, every event, [DONE] and the last chunk), as
+// a fast upstream's last packet arrives.
+func oneWriteUpstream(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body strings.Builder
+	for _, ev := range []string{
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hello"}}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`,
+		`[DONE]`,
+	} {
+		data := "data: " + ev + "\n\n"
+		fmt.Fprintf(&body, "%x\r\n%s\r\n", len(data), data)
+	}
+	resp := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String() + "0\r\n\r\n"
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, resp); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return "http://" + ln.Addr().String()
+}
+
+// writeLog is a listener whose connections record each Write.
+type writeLog struct {
+	net.Listener
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (l *writeLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: c, l: l}, nil
+}
+
+func (l *writeLog) all() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]byte(nil), l.writes...)
+}
+
+type loggedConn struct {
+	net.Conn
+	l *writeLog
+}
+
+func (c *loggedConn) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, bytes.Clone(p))
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestLastEventsLeaveWithTheEnd: when the upstream's body ends together
+// with its last events, message_stop and the response's chunked terminator
+// leave in the same write (one system call and one wake-up of the client
+// fewer per stream), and the stream is still whole.
+func TestLastEventsLeaveWithTheEnd(t *testing.T) {
+	up := oneWriteUpstream(t)
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wl := &writeLog{Listener: inner}
+			r := newRigFor(t, eng, up, nil, wl)
+			for i := 0; i < 3; i++ {
+				resp := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
+				evs := readEvents(t, resp.Body)
+				resp.Body.Close()
+				checkGrammar(t, evs)
+			}
+			// The passthrough route: the stream's last read ends its response too.
+			resp := post(t, r.URL, "/v1/chat/completions", []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`), nil)
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.HasSuffix(b, []byte("data: [DONE]\n\n")) {
+				t.Fatalf("passthrough stream: %q, %v", b, err)
+			}
+			// The write with message_stop ends its response: with the
+			// chunked terminator, or (nothing was flushed before) as a
+			// whole response with a Content-Length; what follows is the
+			// next response.
+			stops := 0
+			ws := wl.all()
+			for i, w := range ws {
+				if !bytes.Contains(w, []byte("event: message_stop")) && !bytes.Contains(w, []byte("data: [DONE]")) {
+					continue
+				}
+				stops++
+				whole := bytes.HasPrefix(w, []byte("HTTP/1.1 200")) && bytes.Contains(w, []byte("\r\nContent-Length: "))
+				if !bytes.HasSuffix(w, []byte("0\r\n\r\n")) && !whole {
+					t.Errorf("message_stop left without the response's end: %q", w)
+				}
+				if i+1 < len(ws) && !bytes.HasPrefix(ws[i+1], []byte("HTTP/1.1 ")) {
+					t.Errorf("a write after message_stop: %q", ws[i+1])
+				}
+			}
+			if stops != 4 {
+				t.Fatalf("saw the end of a stream in %d writes, want 4", stops)
+			}
+		})
+	}
+}
