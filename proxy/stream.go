@@ -43,6 +43,9 @@ type streamWriter struct {
 	// (the timer may send it while the stream loop fills its own buffer).
 	start    []byte
 	startBuf [512]byte
+	// lastWrite is when the client was last written to: a timer firing
+	// that raced with a write finds it recent and sends no ping.
+	lastWrite time.Time
 }
 
 // write sends b and flushes. After the first failure (client gone) it
@@ -53,14 +56,15 @@ func (s *streamWriter) write(b []byte) error {
 	return s.writeLocked(b, true)
 }
 
-// writeLast writes the stream's last bytes without flushing them and
-// stops the timer: net/http sends them with the response's end (the chunked
-// terminator) in one write when the handler returns, which must follow
-// without waiting for anything.
-func (s *streamWriter) writeLast(b []byte) error {
+// end writes the stream's last events and closes s, so that nothing (no
+// ping) can follow them. Unflushed, they leave with the response's end
+// (net/http's chunked terminator, or a whole response with its length) in
+// one write when the handler returns, which must then follow without
+// waiting for anything.
+func (s *streamWriter) end(b []byte, flush bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.writeLocked(b, false)
+	err := s.writeLocked(b, flush)
 	s.closed = true
 	s.ping.Stop()
 	return err
@@ -84,6 +88,7 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 		n, err = s.w.Write(b)
 		s.written += int64(n)
 	}
+	s.lastWrite = time.Now()
 	if err == nil && flush {
 		if s.flusher != nil {
 			s.flusher.Flush()
@@ -96,8 +101,9 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 }
 
 // onPing runs on the timer's goroutine: startDelay after the stream began
-// while message_start is still unsent (it is sent alone), then whenever
-// the upstream was silent for a whole interval.
+// (message_start, if still unsent, leaves alone), then whenever the
+// upstream was silent for a whole interval (a ping). A firing that raced
+// with a write (the loop re-arms the timer as events arrive) sends nothing.
 func (s *streamWriter) onPing() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,6 +112,10 @@ func (s *streamWriter) onPing() {
 	}
 	var b []byte
 	if s.start == nil {
+		if since := time.Since(s.lastWrite); since < s.interval/2 {
+			s.ping.Reset(s.interval - since)
+			return
+		}
 		s.pingBuf = toanthropic.Ping(s.pingBuf[:0])
 		b = s.pingBuf
 	}
@@ -132,7 +142,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
-	// Headers leave before the stream: the overhead they report is the
+	// Headers leave with message_start: the overhead they report is the
 	// part spent before the first byte.
 	setOverhead(hd, rs.upstreamStart+time.Since(rs.start)-rs.headAt)
 	w.WriteHeader(http.StatusOK)
@@ -184,12 +194,13 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// The first read always writes: message_start, if still pending,
 		// leaves now even when these events produced nothing (a role-only
 		// chunk), since the timer was just pushed back to the ping interval.
-		// The last events, when the upstream body has ended with them, are
-		// not flushed: they leave with the response's end.
+		// The last events end the writer (no ping after message_stop); when
+		// the upstream body has ended with them they are not flushed but
+		// leave with the response's end.
 		switch {
-		case st.Done() && err == nil && rd.SourceEOF():
-			werr = sw.writeLast(out)
-			drained = true
+		case st.Done():
+			drained = err == nil && rd.SourceEOF()
+			werr = sw.end(out, !drained)
 		case len(out) > 0 || first:
 			werr = sw.write(out)
 		}
@@ -221,7 +232,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	}
 	if !st.Done() {
 		out = st.Finish(out[:0], err)
-		sw.write(out)
+		sw.end(out, false)
 	} else if werr == nil && !drained {
 		// The Anthropic stream is complete (normally, or after an error
 		// object the upstream sent): read the upstream body to its end so
@@ -232,6 +243,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	rs.stopReason = st.StopReason()
 	u := st.Usage()
 	rs.inTok, rs.outTok, rs.cTok = u.InputTokens, u.OutputTokens, u.CacheReadInputTokens
+	sw.close() // orders the timer's last write before this read
 	rs.bytesOut = sw.written
 	if rs.clientGone {
 		rs.status = 499

@@ -75,6 +75,9 @@ func (s *Stream) Reset(cfg Config) {
 		cfg.MessageID = newMessageID()
 	}
 	tools, frags, nest := s.tools[:0], s.frags[:0], s.scan.nest[:0]
+	// Fragments view the last upstream read: drop those views so a pooled
+	// Stream does not keep a read buffer alive.
+	clear(frags[:cap(frags)])
 	if cap(nest) > maxKeptNest {
 		nest = nil // a hostile, deeply nested chunk must not pin memory in the pool
 	}
