@@ -164,6 +164,21 @@ func (s *suite) testHeadersBody(t *testing.T, kind string, size int) {
 	}
 }
 
+// testLargeResponseHead: a response head of 12 KB (gateways add many
+// headers) is read whole; Go's server accepts far larger, and so must the
+// engine within reason.
+func (s *suite) testLargeResponseHead(t *testing.T, kind string) {
+	big := strings.Repeat("v", 12<<10)
+	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", big)
+		_, _ = io.WriteString(w, "ok")
+	})
+	resp := do(t, e, testCtx(t), &engine.Request{Method: http.MethodPost, URL: u.URL + "/big-head", Body: []byte("{}")})
+	if b := readBody(t, resp); string(b) != "ok" || resp.Header.Get("X-Big") != big {
+		t.Fatalf("body %q, X-Big of %d bytes", b, len(resp.Header.Get("X-Big")))
+	}
+}
+
 func (s *suite) testProto(t *testing.T, kind string) {
 	u, e := s.setup(t, kind, nil, echo)
 	resp := do(t, e, testCtx(t), &engine.Request{Method: http.MethodGet, URL: u.URL + "/proto"})

@@ -92,6 +92,7 @@ func (s *suite) runKind(t *testing.T, kind string) {
 		{"Unary", s.testUnary},
 		{"Non2xx", s.testNon2xx},
 		{"Headers", s.testHeaders},
+		{"LargeResponseHead", s.testLargeResponseHead},
 		{"Proto", s.testProto},
 		{"LargeBodies", s.testLargeBodies},
 		{"BodyNotRetained", s.testBodyNotRetained},

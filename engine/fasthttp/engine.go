@@ -36,10 +36,11 @@ const Name = "fasthttp"
 // or after Config.IdleConnTimeout when that is shorter.
 const maxIdleConnDuration = 4 * time.Second
 
-// readBufferSize is the read buffer each in-flight response holds; it
+// readBufferSize is the read buffer each in-flight response holds. It
 // bounds the size of a response head (OpenAI-compatible upstreams send 1-3
-// KB; nginx's default limit is 8 KB) and is memory every open stream pays.
-const readBufferSize = 8 << 10
+// KB, but gateways in front of them add more: a larger head is an error),
+// and it is memory every open stream pays.
+const readBufferSize = 16 << 10
 
 func init() {
 	engine.Register(Name, func(cfg engine.Config) (engine.Engine, error) {
