@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	fh "github.com/valyala/fasthttp"
+
 	"github.com/ccproxy/ccproxy/engine"
 	"github.com/ccproxy/ccproxy/engine/enginetest"
 )
@@ -596,5 +598,40 @@ func TestReadEndsWithLastData(t *testing.T) {
 	n, err := resp.Body.Read(buf)
 	if string(buf[:n]) != "data: 1data: 2" || err != io.EOF {
 		t.Fatalf("Read = %q, %v; want both chunks and io.EOF", buf[:n], err)
+	}
+}
+
+// TestGathered: which requests leave as one writev of head and body.
+func TestGathered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tcp, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	tlsConn := tls.Client(tcp, &tls.Config{InsecureSkipVerify: true})
+	large, small := make([]byte, 64<<10), make([]byte, 100)
+	for _, c := range []struct {
+		name string
+		conn net.Conn
+		url  string
+		body []byte
+		want bool
+	}{
+		{"tcp large", tcp, "http://h/v1/chat/completions", large, true},
+		{"tcp small", tcp, "http://h/v1/chat/completions", small, false},
+		{"tls large", tlsConn, "https://h/v1/chat/completions", large, false},
+		{"credentials in the URL", tcp, "http://u:p@h/v1/chat/completions", large, false},
+	} {
+		req := fh.AcquireRequest()
+		req.SetRequestURI(c.url)
+		if _, got := gathered(c.conn, req, c.body); got != c.want {
+			t.Errorf("%s: gathered %v, want %v", c.name, got, c.want)
+		}
+		fh.ReleaseRequest(req)
 	}
 }

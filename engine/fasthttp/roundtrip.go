@@ -158,7 +158,7 @@ const gatherMin = 2 << 10
 // into a buffer); anything else (TLS, small bodies, credentials in the
 // URL) through fasthttp's own Request.Write.
 func writeRequest(hc *fh.HostClient, conn net.Conn, req *fh.Request, body []byte) error {
-	if tc, ok := conn.(*net.TCPConn); ok && len(body) >= gatherMin && len(req.URI().Username()) == 0 {
+	if tc, ok := gathered(conn, req, body); ok {
 		// What Request.Write would do for this request: Host and the
 		// request line from the URI, Content-Length from the body.
 		uri := req.URI()
@@ -176,4 +176,12 @@ func writeRequest(hc *fh.HostClient, conn net.Conn, req *fh.Request, body []byte
 	}
 	hc.ReleaseWriter(bw)
 	return err
+}
+
+// gathered reports whether req with body leaves on conn as one writev: a
+// plain TCP connection, a body of at least gatherMin bytes, and no
+// credentials in the URL (Request.Write turns those into Authorization).
+func gathered(conn net.Conn, req *fh.Request, body []byte) (*net.TCPConn, bool) {
+	tc, ok := conn.(*net.TCPConn)
+	return tc, ok && len(body) >= gatherMin && len(req.URI().Username()) == 0
 }
