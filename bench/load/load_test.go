@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,30 @@ func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
 	}
 	if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.RPS() <= 0 {
 		t.Fatalf("bad summary %+v rps=%v", res.Latency, res.RPS())
+	}
+}
+
+// TestClosedLoopKeepsSamples: with KeepSamples the sorted latency samples
+// of the successful requests come back (and only then), so that runs can be
+// merged into one distribution.
+func TestClosedLoopKeepsSamples(t *testing.T) {
+	var hits atomic.Int64
+	srv := upstream(t, &hits)
+	c, err := NewClient(srv.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := &Request{URL: srv.URL + "/json", Body: []byte(`{}`)}
+	res := RunClosed(context.Background(), c, req, Closed{Concurrency: 2, Requests: 30, KeepSamples: true})
+	if res.Requests != 30 || len(res.Samples) != 30 || !slices.IsSorted(res.Samples) {
+		t.Fatalf("requests=%d samples=%d sorted=%v; want 30 sorted samples", res.Requests, len(res.Samples), slices.IsSorted(res.Samples))
+	}
+	if s := Summarize(slices.Clone(res.Samples)); s != res.Latency {
+		t.Fatalf("summary of the samples %+v differs from the run's %+v", s, res.Latency)
+	}
+	if res := RunClosed(context.Background(), c, req, Closed{Concurrency: 1, Requests: 3}); res.Samples != nil {
+		t.Fatalf("samples returned without KeepSamples: %d", len(res.Samples))
 	}
 }
 

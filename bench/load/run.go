@@ -25,6 +25,10 @@ type Result struct {
 	Latency, FirstEvent, FirstToken, Gap Summary
 	// Events is the total SSE events received.
 	Events int64
+	// Samples are the latency samples, sorted, when the run was asked to
+	// keep them (Closed.KeepSamples): callers that merge several runs
+	// summarise the union.
+	Samples []time.Duration
 }
 
 // RPS is successful requests per second of wall time.
@@ -124,6 +128,8 @@ type Closed struct {
 	Gaps bool
 	// Progress, if non-nil, is updated as requests complete.
 	Progress *Progress
+	// KeepSamples returns the latency samples in Result.Samples.
+	KeepSamples bool
 }
 
 // RunClosed runs a closed-loop load of req against c.
@@ -166,7 +172,11 @@ func RunClosed(ctx context.Context, c *Client, req *Request, o Closed) Result {
 		}()
 	}
 	wg.Wait()
-	return col.result(time.Since(start))
+	res := col.result(time.Since(start))
+	if o.KeepSamples {
+		res.Samples = col.lat // sorted by Summarize
+	}
+	return res
 }
 
 // Open configures an open-loop run: requests start at a fixed rate whether
