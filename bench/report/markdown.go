@@ -62,6 +62,8 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, " %s |\n", r.improvement(mt))
 	}
 
+	r.roundsTable(&b)
+
 	if len(r.Targets) > 0 {
 		b.WriteString("\n## Targets\n\n| target | configuration | measured | limit | result |\n| --- | --- | ---: | ---: | --- |\n")
 		for _, t := range r.Targets {
@@ -129,4 +131,56 @@ func (r *Report) improvement(mt Metric) string {
 		ratio = base / best
 	}
 	return fmt.Sprintf("%.2fx (%s)", ratio, bestName)
+}
+
+// roundsTable renders, for the metrics measured in interleaved rounds, the
+// range of the per-round values of each configuration ("2310–2580") and the
+// widest relative range of the row ((max − min) / min): the noise that the
+// aggregates in the main table average over.
+func (r *Report) roundsTable(b *strings.Builder) {
+	n := 0
+	for _, mt := range r.Metrics {
+		for _, rs := range mt.Rounds {
+			n = max(n, len(rs.Values))
+		}
+	}
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nSpread over the %d interleaved rounds (min–max of the per-round values; the table above holds the totals over all rounds):\n\n| metric |", n)
+	for _, c := range r.Configs {
+		fmt.Fprintf(b, " %s |", c.Name)
+	}
+	b.WriteString(" widest spread |\n| --- |")
+	for range r.Configs {
+		b.WriteString(" ---: |")
+	}
+	b.WriteString(" ---: |\n")
+	for _, mt := range r.Metrics {
+		if len(mt.Rounds) == 0 {
+			continue
+		}
+		name := mt.Name
+		if mt.Unit != "" {
+			name += " (" + mt.Unit + ")"
+		}
+		fmt.Fprintf(b, "| %s |", name)
+		widest := math.NaN()
+		for _, c := range r.Configs {
+			rs, ok := mt.Rounds[c.Name]
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(b, " %s–%s |", strconv.FormatFloat(rs.Min, 'f', mt.Decimals, 64), strconv.FormatFloat(rs.Max, 'f', mt.Decimals, 64))
+			if rs.Min > 0 && (math.IsNaN(widest) || (rs.Max-rs.Min)/rs.Min > widest) {
+				widest = (rs.Max - rs.Min) / rs.Min
+			}
+		}
+		if math.IsNaN(widest) {
+			b.WriteString("  |\n")
+			continue
+		}
+		fmt.Fprintf(b, " %.0f %% |\n", 100*widest)
+	}
 }

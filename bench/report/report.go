@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Report is one benchmark run.
@@ -74,6 +75,19 @@ type Metric struct {
 	Values        map[string]float64 `json:"values"`
 	// Decimals is the number of decimals shown in the table.
 	Decimals int `json:"decimals"`
+	// Rounds holds, per configuration, the value of each interleaved
+	// measurement round when the metric was measured in rounds (Values
+	// then holds the aggregate over all rounds): their spread shows the
+	// machine's noise.
+	Rounds map[string]Rounds `json:"rounds,omitempty"`
+}
+
+// Rounds are one configuration's per-round values of a metric and their
+// range.
+type Rounds struct {
+	Values []float64 `json:"values"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
 }
 
 // Distribution is a latency distribution of one workload per
@@ -125,6 +139,26 @@ func (r *Report) Set(name, unit string, lowerIsBetter bool, decimals int, config
 	}
 	r.Metrics = append(r.Metrics, Metric{Name: name, Unit: unit, LowerIsBetter: lowerIsBetter,
 		Decimals: decimals, Values: map[string]float64{config: value}})
+}
+
+// SetRounds records config's per-round values of the metric named name,
+// which must already exist (Set first); it is a no-op otherwise or when
+// values is empty.
+func (r *Report) SetRounds(name, config string, values []float64) {
+	if len(values) == 0 {
+		return
+	}
+	for i := range r.Metrics {
+		if r.Metrics[i].Name != name {
+			continue
+		}
+		rs := Rounds{Values: slices.Clone(values), Min: slices.Min(values), Max: slices.Max(values)}
+		if r.Metrics[i].Rounds == nil {
+			r.Metrics[i].Rounds = map[string]Rounds{}
+		}
+		r.Metrics[i].Rounds[config] = rs
+		return
+	}
 }
 
 // SetDistribution records a latency distribution for the chart.

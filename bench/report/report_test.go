@@ -26,6 +26,9 @@ func sample() *Report {
 	r.Set("only some", "MB", true, 1, "fasthttp", 12.5)
 	r.Set("added", "µs", true, 0, Baseline, 700)
 	r.Set("added", "µs", true, 0, "fasthttp", -20)
+	r.SetRounds("W2 throughput", "fasthttp", []float64{2400, 2600, 2500})
+	r.SetRounds("W2 throughput", Direct, []float64{9100, 8900, 9000})
+	r.SetRounds("no such row", "fasthttp", []float64{1})
 	r.SetDistribution("W2 sequential", Baseline, Percentiles{P50: 900, P90: 1500, P99: 4000, P999: 9000, Max: 12000})
 	r.SetDistribution("W2 sequential", "fasthttp", Percentiles{P50: 300, P90: 500, P99: 800, P999: 1200, Max: 1500})
 	r.Targets = []Target{
@@ -47,6 +50,8 @@ func TestMarkdownTableAndImprovement(t *testing.T) {
 		"| added (µs) | 700 | – | -20 | – | – |  |",
 		"| W2 vs direct | fasthttp | 0.60 x | ≥ 0.50 x | met |",
 		"| W2 CPU/req | fasthttp | 350.00 µs | ≤ 300.00 µs | **MISSED** |",
+		"Spread over the 3 interleaved rounds",
+		"| W2 throughput (req/s) | – | – | 2400–2600 | – | 8900–9100 | 8 % |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q\n%s", want, md)
@@ -94,5 +99,11 @@ func TestWriteFilesRoundTripsJSON(t *testing.T) {
 	}
 	if back.Metrics[0].Values["fasthttp"] != 2500 || back.Targets[1].Pass || !back.Targets[0].Pass || back.Meta.CPUs != 2 {
 		t.Fatalf("json round trip lost data: %+v", back)
+	}
+	if rs := back.Metrics[0].Rounds["fasthttp"]; rs.Min != 2400 || rs.Max != 2600 || len(rs.Values) != 3 || rs.Values[1] != 2600 {
+		t.Fatalf("per-round values lost: %+v", back.Metrics[0].Rounds)
+	}
+	if !strings.Contains(string(b), `"min": 2400`) || len(back.Metrics[1].Rounds) != 0 {
+		t.Fatalf("rounds in the json: %s", b)
 	}
 }
