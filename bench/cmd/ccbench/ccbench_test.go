@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/bench/load"
 	"github.com/ccproxy/ccproxy/bench/report"
 )
 
@@ -49,19 +50,59 @@ func TestSelectConfigsAndRunOrder(t *testing.T) {
 	}
 }
 
+func TestRotated(t *testing.T) {
+	rs := []string{"direct", "naive", "fasthttp"}
+	for round, want := range []string{"direct,naive,fasthttp", "naive,fasthttp,direct", "fasthttp,direct,naive", "direct,naive,fasthttp"} {
+		if got := strings.Join(rotated(rs, round), ","); got != want {
+			t.Errorf("round %d: %s, want %s", round, got, want)
+		}
+	}
+	if strings.Join(rs, ",") != "direct,naive,fasthttp" || rotated([]string(nil), 1) != nil {
+		t.Fatal("rotated changed its input or invented configurations")
+	}
+}
+
+// TestSeriesTotalsOverTotals: the aggregate of rounds is total requests
+// over total measured time and total CPU over total requests (not a mean
+// of the rounds' rates), latency percentiles are over all samples, and the
+// per-round values are kept.
+func TestSeriesTotalsOverTotals(t *testing.T) {
+	var s series
+	s.add(load.Result{Requests: 100, Elapsed: time.Second, Samples: []time.Duration{1, 2, 3}}, 30*time.Millisecond, true)
+	s.add(load.Result{Requests: 300, Errors: 1, FirstError: "boom", Elapsed: 2 * time.Second, Samples: []time.Duration{4, 5}}, 60*time.Millisecond, true)
+	res := s.result()
+	if res.RPS() != 400.0/3 || res.Requests != 400 || res.Errors != 1 || res.FirstError != "boom" {
+		t.Fatalf("aggregate %+v rps %v; want 400 requests over 3 s", res, res.RPS())
+	}
+	if res.Latency.N != 5 || res.Latency.P50 != 3 || res.Latency.Max != 5 {
+		t.Fatalf("latency over all samples: %+v", res.Latency)
+	}
+	if got := s.cpuPerRequest(); got != 90e3/400 {
+		t.Fatalf("CPU per request %v µs; want 90 ms / 400", got)
+	}
+	if !slices.Equal(s.roundRPS, []float64{100, 150}) || !slices.Equal(s.roundCPU, []float64{300, 200}) {
+		t.Fatalf("per-round values rps %v cpu %v", s.roundRPS, s.roundCPU)
+	}
+	var direct series
+	direct.add(load.Result{Requests: 10, Elapsed: time.Second}, 0, false)
+	if direct.cpuPerRequest() != 0 || len(direct.roundCPU) != 0 {
+		t.Fatal("no CPU without a process")
+	}
+}
+
 func TestParseFlagsDefaults(t *testing.T) {
 	o, err := parseFlags(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 4*time.Second || o.seq != 300 || !strings.Contains(o.configs, "fasthttp,hop,direct") || strings.Contains(o.configs, "h2c") {
+	if o.duration != 4*time.Second || o.seq != 300 || o.rounds != 3 || !strings.Contains(o.configs, "fasthttp,hop,direct") || strings.Contains(o.configs, "h2c") {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	o, err = parseFlags([]string{"-full"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 15*time.Second || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct") {
+	if o.duration != 15*time.Second || o.rounds != 5 || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct") {
 		t.Fatalf("full defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"-scenarios", "w2,nope"}); err == nil {
@@ -78,8 +119,8 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Skip("builds and runs ccproxy")
 	}
 	out := t.TempDir()
-	o, err := parseFlags([]string{"-configs", "nethttp-h1,hop,direct", "-scenarios", "latency,w1",
-		"-seq", "20", "-duration", "300ms", "-warmup", "100ms", "-c1", "4", "-pprof=false", "-out", out})
+	o, err := parseFlags([]string{"-configs", "nethttp-h1,hop,direct", "-scenarios", "latency,w1,burst",
+		"-seq", "20", "-duration", "400ms", "-warmup", "100ms", "-c1", "4", "-rounds", "2", "-pprof=false", "-out", out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +151,47 @@ func TestHarnessEndToEnd(t *testing.T) {
 		"W1 ccproxy CPU per request/nethttp-h1", "W1 added latency p50 vs direct, 1 connection/nethttp-h1",
 		"W1 throughput, 4 connections/hop", "W1 ccproxy CPU per request/hop", "W1 added latency p50 vs direct, 1 connection/hop",
 		"ccproxy peak RSS (before the open-streams run)/hop", w1OverHopRow + "/nethttp-h1",
+		"W1 throughput / direct/nethttp-h1", "10 concurrent W2 requests, wall time (median)/nethttp-h1",
+		"upstream connections opened (all runs above)/nethttp-h1",
 	} {
 		if !found[want] {
 			t.Errorf("report lacks a value for %s", want)
 		}
+	}
+	// The interleaved rounds: every configuration has one value per round
+	// of W1 req/s, the processes one of CPU per request, and the aggregate
+	// is total over total, so it lies within the rounds' range.
+	for _, m := range rep.Metrics {
+		var cfgs []string
+		switch m.Name {
+		case "W1 throughput, 4 connections":
+			cfgs = []string{"nethttp-h1", "hop", "direct"}
+		case "W1 ccproxy CPU per request":
+			cfgs = []string{"nethttp-h1", "hop"}
+		default:
+			if len(m.Rounds) > 0 {
+				t.Errorf("%s: per-round values on a row not measured in rounds: %v", m.Name, m.Rounds)
+			}
+			continue
+		}
+		if len(m.Rounds) != len(cfgs) {
+			t.Errorf("%s: rounds for %d configurations, want %v: %v", m.Name, len(m.Rounds), cfgs, m.Rounds)
+		}
+		for _, c := range cfgs {
+			rs := m.Rounds[c]
+			v := m.Values[c]
+			if len(rs.Values) != 2 || rs.Min != slices.Min(rs.Values) || rs.Max != slices.Max(rs.Values) || rs.Min <= 0 ||
+				v < rs.Min*0.999 || v > rs.Max*1.001 {
+				t.Errorf("%s/%s: aggregate %v, rounds %+v; want 2 positive rounds around the aggregate", m.Name, c, v, rs)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "Spread over the 2 interleaved rounds") || !strings.Contains(string(md), "measured in 2 interleaved rounds") {
+		t.Errorf("report.md lacks the rounds' spread table or note:\n%s", md)
 	}
 	for _, m := range rep.Metrics {
 		if _, ok := m.Values["hop"]; ok && m.Name == w1OverHopRow {

@@ -46,8 +46,16 @@ type configResult struct {
 	w2CPU, w1CPU   float64 // µs per request
 	openStreamsRSS float64 // MB
 	proc           *proxyProc
+	stopped        bool // proc was stopped
 	up             *fakeupstream.Server
 	work           workloads
+	cl             *load.Client
+	// The interleaved rounds' slices: 1-connection sequential and
+	// closed-loop throughput, per workload.
+	w2SeqS, w1SeqS, w2Thr, w1Thr series
+	// connsOpened counts the upstream connections accepted while this
+	// configuration was sending load (see counted).
+	connsOpened int64
 }
 
 func run(ctx context.Context, o options, args []string) error {
@@ -117,15 +125,8 @@ func run(ctx context.Context, o options, args []string) error {
 		"W1 = a %d-byte OpenAI chat request (non-streaming) on the passthrough route /v1/chat/completions.",
 		filepath.Base(o.fixture), len(h.fixture), len(h.translated), h.w2Events, o.chunks, len(w1Body)))
 
-	for i, c := range runOrder(cfgs) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		h.prog.Printf("[%d/%d] %s: %s\n", i+1, len(cfgs), c.Name, c.Description)
-		if err := h.runConfig(ctx, c); err != nil {
-			h.prog.Printf("  %s: %v (skipped)\n", c.Name, err)
-			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: not measured: %v", c.Name, firstLine(err.Error())))
-		}
+	if err := h.runConfigs(ctx, cfgs); err != nil {
+		return err
 	}
 	h.derive()
 	h.rep.Meta.Seconds = time.Since(started).Seconds()
@@ -137,6 +138,51 @@ func run(ctx context.Context, o options, args []string) error {
 	fmt.Print(h.rep.Markdown())
 	h.prog.Printf("\nwrote %s/{report.md,report.json,chart.svg} in %.0fs\n", out, time.Since(started).Seconds())
 	return nil
+}
+
+// runConfigs starts every configuration up front (direct first), measures
+// the interleaved scenarios in rounds across all of them, profiles the
+// configurations that missed a throughput or CPU target, then runs the
+// other scenarios one configuration at a time, stopping each one's process
+// when it is done.
+func (h *harness) runConfigs(ctx context.Context, cfgs []benchConfig) error {
+	var live []*configResult
+	defer func() {
+		for _, r := range live {
+			r.close()
+		}
+	}()
+	for i, c := range runOrder(cfgs) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.prog.Printf("[%d/%d] start %s: %s\n", i+1, len(cfgs), c.Name, c.Description)
+		r, err := h.startConfig(ctx, c)
+		if err != nil {
+			h.prog.Printf("  %s: %v (skipped)\n", c.Name, err)
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: not measured: %v", c.Name, firstLine(err.Error())))
+			continue
+		}
+		h.res[c.Name] = r
+		live = append(live, r)
+	}
+	h.runRounds(ctx, live)
+	h.profileMissed(ctx, live)
+	var solo []string
+	for _, s := range allScenarios {
+		if h.scen[s] && !slices.Contains(interleavedScenarios, s) {
+			solo = append(solo, s)
+		}
+	}
+	for i, r := range live {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.prog.Printf("[%d/%d] %s: %s\n", i+1, len(live), r.cfg.Name, strings.Join(append(solo, "peak RSS"), ", "))
+		h.runSolo(ctx, r)
+		r.close()
+	}
+	return ctx.Err()
 }
 
 // buildHop builds bench/cmd/hop (the bare reverse-proxy reference) next to

@@ -12,6 +12,11 @@
 // project's performance targets, and writes report.md, report.json and
 // chart.svg.
 //
+// The scenarios that feed the targets (latency, w2, w1) are measured in
+// interleaved rounds (-rounds): every configuration's process is up at
+// once and each round gives each configuration a slice of each scenario,
+// so that all of them, direct included, see the same machine state.
+//
 // Everything runs on 127.0.0.1, every loop is bounded in count and time.
 package main
 
@@ -33,6 +38,7 @@ type options struct {
 	scenarios  string
 	duration   time.Duration
 	warmup     time.Duration
+	rounds     int
 	seq        int
 	c2, c1     int
 	rate       float64
@@ -58,9 +64,10 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.full, "full", false, "bench-full: longer windows, more requests, all configurations including nethttp-h2c")
 	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ","))
-	fs.DurationVar(&o.duration, "duration", 0, "measured window of each throughput run (default 4s, -full 15s)")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each throughput run")
-	fs.IntVar(&o.seq, "seq", 0, "sequential requests for the single-connection latency runs (default 300, -full 2000)")
+	fs.DurationVar(&o.duration, "duration", 0, "measured time of each throughput scenario per configuration, split over the rounds (default 4s, -full 15s)")
+	fs.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up before each round's throughput window")
+	fs.IntVar(&o.rounds, "rounds", 0, "interleaved rounds over all configurations for the latency, w2 and w1 scenarios; each round runs -seq/rounds requests and -duration/rounds windows (default 3, -full 5)")
+	fs.IntVar(&o.seq, "seq", 0, "sequential requests of each workload per configuration in the single-connection latency scenario, split over the rounds (default 300, -full 2000)")
 	fs.IntVar(&o.c2, "c2", 16, "connections for the W2 throughput run (Claude Code turn)")
 	fs.IntVar(&o.c1, "c1", 64, "connections for the W1 throughput run (small OpenAI chat)")
 	fs.Float64Var(&o.rate, "rate", 400, "arrival rate (req/s) of the open-loop W2 run")
@@ -95,6 +102,12 @@ func parseFlags(args []string) (options, error) {
 		o.seq = 300
 		if o.full {
 			o.seq = 2000
+		}
+	}
+	if o.rounds <= 0 {
+		o.rounds = 3
+		if o.full {
+			o.rounds = 5
 		}
 	}
 	if o.configs == "" {

@@ -17,6 +17,10 @@ import (
 // allScenarios in run order.
 var allScenarios = []string{"latency", "burst", "stream", "w2", "w1", "open", "rtt", "memory"}
 
+// interleavedScenarios are measured in rounds across all configurations
+// (see rounds.go); the others run per configuration.
+var interleavedScenarios = []string{"latency", "w2", "w1"}
+
 func isScenario(s string) bool { return slices.Contains(allScenarios, s) }
 
 // Targets of the issue (2-core machine, fake upstream).
@@ -52,108 +56,86 @@ func runOrder(cfgs []benchConfig) []benchConfig {
 	return out
 }
 
-// runConfig measures every selected scenario for one configuration.
-func (h *harness) runConfig(ctx context.Context, c benchConfig) error {
+// startConfig starts the configuration c (its ccproxy or hop child process,
+// unless it is direct) and its load client, and sends one request of each
+// workload: a failing configuration stops here. The caller closes the
+// result.
+func (h *harness) startConfig(ctx context.Context, c benchConfig) (*configResult, error) {
 	up := h.ups.byProto[c.Upstream]
 	if up == nil {
-		return fmt.Errorf("no %s upstream", c.Upstream)
+		return nil, fmt.Errorf("no %s upstream", c.Upstream)
 	}
 	r := &configResult{cfg: c, up: up}
-	h.res[c.Name] = r
 	if c.Direct {
 		r.work = directWorkloads(up.URL, h.translated)
 	} else {
 		p, w, err := h.startChild(ctx, c, up.URL, c.Name+".log", h.o.pprof)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer p.Stop()
 		r.proc = p
 		r.work = w
 	}
 	cl, err := load.NewClient(r.work.W2.URL, max(h.o.c1, h.o.c2, 10))
 	if err != nil {
-		return err
+		r.close()
+		return nil, err
 	}
-	defer cl.Close()
-	// One request of each kind first: a failing configuration stops here.
+	r.cl = cl
 	buf := make([]byte, 32<<10)
 	for _, w := range []*load.Request{r.work.W2, r.work.W1} {
 		if _, err := cl.Do(w, time.Now(), buf, nil, nil); err != nil {
-			return fmt.Errorf("first request: %w%s", err, h.logHint(r))
+			err = fmt.Errorf("first request: %w%s", err, h.logHint(r))
+			r.close()
+			return nil, err
 		}
 	}
-	conns0 := up.Stats().ConnsAccepted
+	return r, nil
+}
 
-	if h.scen["latency"] {
-		for _, wl := range []struct {
-			name string
-			req  *load.Request
-			dst  *load.Summary
-		}{{"W2", r.work.W2, &r.w2Seq}, {"W1", r.work.W1, &r.w1Seq}} {
-			load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: 1, Requests: 20}) // warm
-			res := h.track(c.Name, wl.name+" 1 conn", func(p *load.Progress) load.Result {
-				return load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: 1, Requests: int64(h.o.seq), Duration: 60 * time.Second, Progress: p})
-			})
-			h.noteErrors(c.Name, wl.name+" sequential", res)
-			*wl.dst = res.Latency
-			h.rep.Set(wl.name+" latency p50, 1 connection", "ms", true, 3, c.Name, ms(res.Latency.P50))
-			h.rep.Set(wl.name+" latency p99, 1 connection", "ms", true, 3, c.Name, ms(res.Latency.P99))
-			h.rep.SetDistribution(wl.name+", 1 connection, sequential", c.Name, percentiles(res.Latency))
-		}
+// close stops the configuration's child process and closes its load
+// client; it may be called more than once.
+func (r *configResult) close() {
+	if r.cl != nil {
+		r.cl.Close()
+		r.cl = nil
 	}
+	if r.proc != nil && !r.stopped {
+		r.proc.Stop()
+		r.stopped = true
+	}
+}
+
+// counted runs fn and adds the upstream connections accepted meanwhile to
+// the configuration's count. Only one configuration sends load at a time,
+// so the shared upstream's accepts during fn are this configuration's.
+func (r *configResult) counted(fn func()) {
+	c0 := r.up.Stats().ConnsAccepted
+	fn()
+	r.connsOpened += r.up.Stats().ConnsAccepted - c0
+}
+
+// runSolo measures, for one configuration on its own, the scenarios that
+// are not interleaved (burst, stream, open, rtt, memory) and the rows read
+// from its process after all its load: peak RSS and the upstream
+// connections it opened.
+func (h *harness) runSolo(ctx context.Context, r *configResult) {
+	c, cl := r.cfg, r.cl
 	if h.scen["burst"] {
 		rounds := 20
 		if h.o.full {
 			rounds = 100
 		}
-		load.Burst(ctx, cl, r.work.W2, 10, 1) // open the connections
-		wall, res := load.Burst(ctx, cl, r.work.W2, 10, rounds)
-		h.noteErrors(c.Name, "burst", res)
-		h.rep.Set("10 concurrent W2 requests, wall time (median)", "ms", true, 2, c.Name, ms(wall))
-		h.prog.Printf("  %-12s burst      10 concurrent W2: %.2f ms\n", c.Name, ms(wall))
+		r.counted(func() {
+			load.Burst(ctx, cl, r.work.W2, 10, 1) // open the connections
+			wall, res := load.Burst(ctx, cl, r.work.W2, 10, rounds)
+			h.noteErrors(c.Name, "burst", res)
+			h.rep.Set("10 concurrent W2 requests, wall time (median)", "ms", true, 2, c.Name, ms(wall))
+			h.prog.Printf("  %-12s burst      10 concurrent W2: %.2f ms\n", c.Name, ms(wall))
+		})
 	}
 	if h.scen["stream"] {
-		h.streamScenario(ctx, c, r, cl)
-	}
-	for _, wl := range []struct {
-		scen, name string
-		req        *load.Request
-		conc       int
-		rps, cpu   *float64
-		ratio, lim float64
-	}{
-		{"w2", "W2", r.work.W2, h.o.c2, &r.w2RPS, &r.w2CPU, targetW2Ratio, targetW2CPU},
-		{"w1", "W1", r.work.W1, h.o.c1, &r.w1RPS, &r.w1CPU, targetW1Ratio, targetW1CPU},
-	} {
-		if !h.scen[wl.scen] {
-			continue
-		}
-		closed := load.Closed{Concurrency: wl.conc, Duration: h.o.duration}
-		load.RunClosed(ctx, cl, wl.req, load.Closed{Concurrency: wl.conc, Duration: h.o.warmup})
-		cpu0 := r.cpu()
-		res := h.track(c.Name, fmt.Sprintf("%s %d conns", wl.name, wl.conc), func(p *load.Progress) load.Result {
-			closed.Progress = p
-			return load.RunClosed(ctx, cl, wl.req, closed)
-		})
-		cpu1 := r.cpu()
-		h.noteErrors(c.Name, wl.name+" throughput", res)
-		*wl.rps = res.RPS()
-		label := fmt.Sprintf("%s throughput, %d connections", wl.name, wl.conc)
-		h.rep.Set(label, "req/s", false, 0, c.Name, res.RPS())
-		h.rep.Set(fmt.Sprintf("%s latency p99, %d connections", wl.name, wl.conc), "ms", true, 2, c.Name, ms(res.Latency.P99))
-		h.rep.SetDistribution(fmt.Sprintf("%s, %d connections, closed loop", wl.name, wl.conc), c.Name, percentiles(res.Latency))
-		if r.proc != nil && res.Requests > 0 {
-			*wl.cpu = usf(cpu1-cpu0) / float64(res.Requests)
-			h.rep.Set(wl.name+" ccproxy CPU per request", "µs", true, 1, c.Name, *wl.cpu)
-		}
-		direct := h.direct()
-		if r.proc != nil && c.Targeted && h.o.pprof && direct != nil {
-			drps := map[string]float64{"W2": direct.w2RPS, "W1": direct.w1RPS}[wl.name]
-			if (drps > 0 && res.RPS()/drps < wl.ratio) || *wl.cpu > wl.lim {
-				h.profile(ctx, c, r, cl, wl.name, wl.req, wl.conc)
-			}
-		}
+		r.counted(func() { h.streamScenario(ctx, c, r, cl) })
 	}
 	if r.proc != nil {
 		_, peak, err := r.proc.Memory()
@@ -161,7 +143,7 @@ func (h *harness) runConfig(ctx context.Context, c benchConfig) error {
 			h.rep.Set("ccproxy peak RSS (before the open-streams run)", "MB", true, 1, c.Name, float64(peak)/(1<<20))
 		}
 	}
-	h.rep.Set("upstream connections opened (all runs above)", "", true, 0, c.Name, float64(up.Stats().ConnsAccepted-conns0))
+	h.rep.Set("upstream connections opened (all runs above)", "", true, 0, c.Name, float64(r.connsOpened))
 	if h.scen["open"] {
 		res := h.track(c.Name, fmt.Sprintf("W2 open loop %.0f/s", h.o.rate), func(p *load.Progress) load.Result {
 			return load.RunOpen(ctx, cl, r.work.W2, load.Open{Rate: h.o.rate, Duration: h.o.openDur, MaxInFlight: 512, Progress: p})
@@ -180,7 +162,6 @@ func (h *harness) runConfig(ctx context.Context, c benchConfig) error {
 			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: memory scenario: %v", c.Name, firstLine(err.Error())))
 		}
 	}
-	return nil
 }
 
 func (r *configResult) cpu() time.Duration {
