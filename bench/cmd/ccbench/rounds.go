@@ -106,6 +106,7 @@ func (h *harness) runRounds(ctx context.Context, rs []*configResult) {
 	n := h.o.rounds
 	seq := int64((h.o.seq + n - 1) / n)
 	window := h.o.duration / time.Duration(n)
+	h.warmAll(ctx, rs)
 	for round := range n {
 		if ctx.Err() != nil {
 			return
@@ -129,11 +130,31 @@ func (h *harness) runRounds(ctx context.Context, rs []*configResult) {
 	}
 	h.recordRounds(rs)
 	h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("latency, w2 and w1 were measured in %d interleaved rounds: all configurations' processes were up at once, "+
-		"and each round ran, for every configuration in turn (starting one further each round), %d sequential W2 then W1 requests, "+
+		"and after an unmeasured warm-up of each, each round ran, for every configuration in turn (starting one further each round), %d sequential W2 then W1 requests, "+
 		"and a %v warm-up then a %v window of W2 and of W1 throughput. Latency percentiles are over all rounds' samples; req/s is total requests over total measured time; "+
 		"CPU per request is the child's total CPU over the measured windows over total requests; ratios vs direct divide those totals, direct having run in the same rounds. "+
 		"The spread table shows the per-round values. The other scenarios ran per configuration afterwards, each process stopped after its own; the memory scenario's idle RSS is read, as before the rounds existed, on the process that had run all the other scenarios (it sat idle while the other configurations ran).",
 		n, seq, h.o.warmup, window))
+}
+
+// warmAll sends every configuration, freshly started, an unmeasured dose of
+// each interleaved load (20 sequential requests, then -warmup of each
+// throughput load), so that the first round does not measure processes
+// still growing their pools and heaps.
+func (h *harness) warmAll(ctx context.Context, rs []*configResult) {
+	h.prog.Printf("warm-up (not measured): every configuration in turn\n")
+	for _, r := range rs {
+		r.counted(func() {
+			for _, req := range []*load.Request{r.work.W2, r.work.W1} {
+				load.RunClosed(ctx, r.cl, req, load.Closed{Concurrency: 1, Requests: 20})
+			}
+			for _, tl := range h.throughputLoads() {
+				if h.scen[tl.scen] {
+					load.RunClosed(ctx, r.cl, tl.req(r), load.Closed{Concurrency: tl.conc, Duration: h.o.warmup})
+				}
+			}
+		})
+	}
 }
 
 // latencySlice runs one round's sequential W2 then W1 requests on one
