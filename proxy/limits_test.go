@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// TestUpstreamPoolExhausted: with every upstream connection busy, a
+// request waits POOL_TIMEOUT for one and then gets 529 overloaded_error
+// with Retry-After; it is not retried and does not count against the
+// upstream's health.
+func TestUpstreamPoolExhausted(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRig(t, eng, fakeupstream.Options{}, func(c *Config, ec *engine.Config) {
+				ec.MaxConnsPerHost, ec.PoolTimeout = 1, 100*time.Millisecond
+				c.BreakerThreshold = 1
+			})
+			r.Up.InjectFaults(fakeupstream.Fault{Kind: fakeupstream.Stall, AfterChunks: 1, Delay: 5 * time.Second})
+			first := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
+			defer first.Body.Close()
+			if first.StatusCode != 200 {
+				t.Fatalf("first request: status %d", first.StatusCode)
+			}
+			resp := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
+			if resp.StatusCode != 529 || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want 529 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			if typ, _ := errorBody(t, resp); typ != "overloaded_error" {
+				t.Fatalf("type %s", typ)
+			}
+			if got := r.Up.Stats().Requests; got != 1 {
+				t.Fatalf("upstream saw %d requests, want 1 (no retry of a pool timeout)", got)
+			}
+			if s := r.H.breaker.State(); s != stateClosed {
+				t.Fatalf("breaker %s after a pool timeout, want closed", s)
+			}
+		})
+	}
+}
+
+// TestClientStopsReading: a client that stops reading a long stream is
+// dropped after CLIENT_WRITE_TIMEOUT, and its upstream request is
+// cancelled: the handler does not block forever on a full socket.
+func TestClientStopsReading(t *testing.T) {
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRig(t, eng, fakeupstream.Options{Chunks: 1000, ReplyBytes: 16 << 20, TextOnly: true},
+				func(c *Config, _ *engine.Config) { c.DownstreamWriteTimeout = 200 * time.Millisecond })
+			conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// A tiny receive buffer fills at once.
+			conn.(*net.TCPConn).SetReadBuffer(4096)
+			req := "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+				itoa(len(streamBody)) + "\r\n\r\n" + streamBody
+			if _, err := conn.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			// Read the head, then stop reading.
+			if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+				t.Fatalf("status line %q, %v", line, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			for r.Up.Stats().Canceled == 0 {
+				if ctx.Err() != nil {
+					t.Fatalf("the upstream request was not cancelled: a stalled client holds its handler (upstream stats %+v)", r.Up.Stats())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
