@@ -76,12 +76,39 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 		return dst[:mark], nil
 	}
 	dst = append(dst, ']')
-	return appendToolChoice(dst, choice), nil
+	return t.appendToolChoice(dst, choice, tools, log), nil
+}
+
+// sentTool reports whether tools holds a tool named name (a raw JSON
+// string) that appendTools sent upstream (not a dropped server tool).
+func (t *translator) sentTool(tools, name []byte) bool {
+	want := unquote(name)
+	it := indexed(tools, t.ix)
+	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
+		var n, schema, typ []byte
+		ti := indexed(v, t.ix)
+		for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
+			switch string(k) {
+			case "name":
+				n = f
+			case "input_schema":
+				schema = f
+			case "type":
+				typ = f
+			}
+		}
+		if unquote(n) == want {
+			return schema != nil || typ == nil || strEq(typ, "custom")
+		}
+	}
+	return false
 }
 
 // appendToolChoice maps tool_choice auto/any/tool/none and
-// disable_parallel_tool_use.
-func appendToolChoice(dst, choice []byte) []byte {
+// disable_parallel_tool_use. A choice naming a tool that was not sent (a
+// dropped server tool, or none of that name) becomes "auto": the upstream
+// would reject the request, and the model can still answer.
+func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Logger) []byte {
 	if !isObject(choice) {
 		return dst
 	}
@@ -105,6 +132,11 @@ func appendToolChoice(dst, choice []byte) []byte {
 		dst = append(dst, `,"tool_choice":"required"`...)
 	case strEq(typ, "none"):
 		dst = append(dst, `,"tool_choice":"none"`...)
+	case strEq(typ, "tool") && isString(name) && !t.sentTool(tools, name):
+		if log != nil {
+			log.Debug().Str("tool", unquote(name)).Msg("tool_choice names a tool that was not sent upstream; using auto")
+		}
+		dst = append(dst, `,"tool_choice":"auto"`...)
 	case strEq(typ, "tool") && isString(name):
 		dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
 		dst = append(dst, name...)
