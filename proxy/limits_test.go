@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestClientStopsReading(t *testing.T) {
 			// A tiny receive buffer fills at once.
 			conn.(*net.TCPConn).SetReadBuffer(4096)
 			req := "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-				itoa(len(streamBody)) + "\r\n\r\n" + streamBody
+				strconv.Itoa(len(streamBody)) + "\r\n\r\n" + streamBody
 			if _, err := conn.Write([]byte(req)); err != nil {
 				t.Fatal(err)
 			}
@@ -79,18 +80,5 @@ func TestClientStopsReading(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		})
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }

@@ -65,8 +65,7 @@ func (s *streamWriter) end(b []byte, flush bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.writeLocked(b, flush)
-	s.closed = true
-	s.ping.Stop()
+	s.closeLocked()
 	return err
 }
 
@@ -127,9 +126,13 @@ func (s *streamWriter) onPing() {
 // close stops pings; no write happens after it returns.
 func (s *streamWriter) close() {
 	s.mu.Lock()
+	s.closeLocked()
+	s.mu.Unlock()
+}
+
+func (s *streamWriter) closeLocked() {
 	s.closed = true
 	s.ping.Stop()
-	s.mu.Unlock()
 }
 
 // streamMessages turns the upstream's chat.completion.chunk stream into

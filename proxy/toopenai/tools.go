@@ -28,25 +28,13 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 		if !isObject(v) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx), Message: "must be an object"}
 		}
-		var name, desc, schema, typ []byte
-		ti := indexed(v, t.ix)
-		for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
-			switch string(k) {
-			case "name":
-				name = f
-			case "description":
-				desc = f
-			case "input_schema":
-				schema = f
-			case "type":
-				typ = f
-			}
-		}
+		tf := t.toolFields(v)
+		name, desc, schema, typ := tf.name, tf.desc, tf.schema, tf.typ
 		if !isString(name) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx) + ".name", Message: "must be a string"}
 		}
 		idx++
-		if schema == nil && typ != nil && !strEq(typ, "custom") {
+		if !tf.sent() {
 			if log != nil {
 				log.Debug().Str("tool", unquote(name)).Str("type", unquote(typ)).Msg("dropped server tool")
 			}
@@ -79,26 +67,42 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 	return t.appendToolChoice(dst, choice, tools, log), nil
 }
 
+// toolDef holds the raw fields of one Anthropic tool definition.
+type toolDef struct{ name, desc, schema, typ []byte }
+
+// toolFields reads the fields of the tool definition v (an object).
+func (t *translator) toolFields(v []byte) toolDef {
+	var d toolDef
+	ti := indexed(v, t.ix)
+	for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
+		switch string(k) {
+		case "name":
+			d.name = f
+		case "description":
+			d.desc = f
+		case "input_schema":
+			d.schema = f
+		case "type":
+			d.typ = f
+		}
+	}
+	return d
+}
+
+// sent reports whether the tool goes upstream: server tools (a type other
+// than "custom" and no input_schema) are dropped.
+func (d *toolDef) sent() bool {
+	return d.schema != nil || d.typ == nil || strEq(d.typ, "custom")
+}
+
 // sentTool reports whether tools holds a tool named name (a raw JSON
 // string) that appendTools sent upstream (not a dropped server tool).
 func (t *translator) sentTool(tools, name []byte) bool {
 	want := unquote(name)
 	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-		var n, schema, typ []byte
-		ti := indexed(v, t.ix)
-		for k, f, ok := ti.next(); ok; k, f, ok = ti.next() {
-			switch string(k) {
-			case "name":
-				n = f
-			case "input_schema":
-				schema = f
-			case "type":
-				typ = f
-			}
-		}
-		if unquote(n) == want {
-			return schema != nil || typ == nil || strEq(typ, "custom")
+		if d := t.toolFields(v); isObject(v) && unquote(d.name) == want {
+			return d.sent()
 		}
 	}
 	return false
