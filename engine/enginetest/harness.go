@@ -93,6 +93,7 @@ func (s *suite) runKind(t *testing.T, kind string) {
 		{"Non2xx", s.testNon2xx},
 		{"Headers", s.testHeaders},
 		{"LargeResponseHead", s.testLargeResponseHead},
+		{"CancelPoolWait", s.testCancelPoolWait},
 		{"Proto", s.testProto},
 		{"LargeBodies", s.testLargeBodies},
 		{"BodyNotRetained", s.testBodyNotRetained},

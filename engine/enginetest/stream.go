@@ -102,6 +102,36 @@ func (s *suite) testCancelHeaderWait(t *testing.T, kind string) {
 	wait(t, gone, "the upstream to observe the cancelled request")
 }
 
+// testCancelPoolWait: a request waiting for a free connection (all
+// MaxConnsPerHost busy) gives up as soon as its context ends, not after
+// PoolTimeout: a client that went away must not hold a goroutine for it.
+func (s *suite) testCancelPoolWait(t *testing.T, kind string) {
+	if kind != KindH1 && kind != KindH1TLS {
+		t.Skip("HTTP/2 multiplexes requests: none waits for a connection")
+	}
+	entered := make(chan struct{}, 1)
+	u, e := s.setup(t, kind, func(c *engine.Config) { c.MaxConnsPerHost, c.PoolTimeout = 1, time.Minute },
+		func(u *upstream, w http.ResponseWriter, r *http.Request) {
+			sseHead(w)
+			flush(w)
+			entered <- struct{}{}
+			blockUntilGone(u, r, nil)
+		})
+	first := do(t, e, testCtx(t), &engine.Request{Method: http.MethodPost, URL: u.URL + "/hold", Body: []byte("{}")})
+	defer first.Body.Close()
+	wait(t, entered, "the first request to hold the only connection")
+	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+	defer cancel()
+	resp, err := e.Do(ctx, &engine.Request{Method: http.MethodPost, URL: u.URL + "/second", Body: []byte("{}")})
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("the second request got a connection while the only one was busy")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do error %v: want the context's own error, at once, not a pool timeout", err)
+	}
+}
+
 func (s *suite) testCancelMidBody(t *testing.T, kind string) {
 	gone := make(chan struct{})
 	u, e := s.setup(t, kind, nil, func(u *upstream, w http.ResponseWriter, r *http.Request) {

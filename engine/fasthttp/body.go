@@ -60,14 +60,14 @@ func (b *body[C]) fail() {
 	if b.stop != nil {
 		b.stop()
 	}
-	b.h.active.Add(-1)
+	b.h.releaseSlot()
 	b.ops.discard(b.h.hc, b.cc)
 }
 
 // finish releases the connection when the response has no body.
 func (b *body[C]) finish(keepAlive bool) {
 	stopped := b.stop == nil || b.stop()
-	b.h.active.Add(-1)
+	b.h.releaseSlot()
 	if keepAlive && stopped {
 		b.ops.reuse(b.h.hc, b.cc)
 	} else {
@@ -164,7 +164,7 @@ func (b *body[C]) Close() error {
 	b.h.hc.ReleaseReader(b.br)
 	fh.ReleaseResponse(b.resp)
 	b.resp, b.br = nil, nil
-	b.h.active.Add(-1)
+	b.h.releaseSlot()
 	if reuse {
 		b.ops.reuse(b.h.hc, b.cc)
 	} else {

@@ -142,10 +142,8 @@ func (e *Engine) Close() error {
 
 // PoolStats sums the pools of all upstreams. Open and Idle come from
 // fasthttp (Open includes connections being dialed); Created counts
-// successful dials and Reused requests that got an already used connection,
-// both exact. Waits is approximate: it counts requests that started while
-// MaxConnsPerHost requests to the same host were already holding or
-// acquiring a connection, which is when fasthttp makes a request wait.
+// successful dials, Reused requests that got an already used connection and
+// Waits requests that had to wait for a connection slot, all exact.
 func (e *Engine) PoolStats() engine.PoolStats {
 	var s engine.PoolStats
 	e.mu.RLock()

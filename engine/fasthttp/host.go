@@ -28,9 +28,37 @@ type host struct {
 
 	created atomic.Int64 // successful dials
 	reused  atomic.Int64 // requests served on an already used connection
-	waits   atomic.Int64 // requests that found MaxConns requests ahead (approx.)
-	active  atomic.Int64 // requests holding or acquiring a connection
+	waits   atomic.Int64 // requests that had to wait for a connection slot
+
+	// slots holds one token per request holding a connection (at most
+	// MaxConnsPerHost). Waiting for one here, rather than in fasthttp's
+	// AcquireConn, lets the request's context end the wait.
+	slots       chan struct{}
+	poolTimeout time.Duration
 }
+
+// acquireSlot waits for a connection slot until ctx ends or PoolTimeout.
+func (h *host) acquireSlot(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	h.waits.Add(1)
+	t := time.NewTimer(h.poolTimeout)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("fasthttp: waiting for a free connection: %w", context.Cause(ctx))
+	case <-t.C:
+		return fmt.Errorf("fasthttp: %w: no connection free within %v", engine.ErrPoolTimeout, h.poolTimeout)
+	}
+}
+
+// releaseSlot gives a slot back when a request lets go of its connection.
+func (h *host) releaseSlot() { <-h.slots }
 
 func newHost(cfg *engine.Config, idleConn time.Duration, key string, isTLS bool) *host {
 	authority := key[len("http://"):]
@@ -38,7 +66,8 @@ func newHost(cfg *engine.Config, idleConn time.Duration, key string, isTLS bool)
 		authority = key[len("https://"):]
 	}
 	addr := fh.AddMissingPort(authority, isTLS)
-	h := &host{isTLS: isTLS, dialTimeout: cfg.DialTimeout}
+	h := &host{isTLS: isTLS, dialTimeout: cfg.DialTimeout,
+		slots: make(chan struct{}, cfg.MaxConnsPerHost), poolTimeout: cfg.PoolTimeout}
 	h.dialer.Timeout = cfg.DialTimeout
 	h.dialer.KeepAlive = 30 * time.Second
 	if isTLS {

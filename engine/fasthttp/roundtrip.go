@@ -46,12 +46,12 @@ var pool = newConnOps(
 // roundTrip runs one exchange on a pooled connection: write the request,
 // read the head, hand the body stream to a body that owns the connection.
 func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine.Request) (*engine.Response, error) {
-	if h.active.Add(1) > int64(e.cfg.MaxConnsPerHost) {
-		h.waits.Add(1)
+	if err := h.acquireSlot(ctx); err != nil {
+		return nil, err
 	}
 	cc, err := o.acquire(h.hc, 0, false)
 	if err != nil {
-		h.active.Add(-1)
+		h.releaseSlot()
 		if errors.Is(err, fh.ErrNoFreeConns) || errors.Is(err, fh.ErrTimeout) {
 			return nil, fmt.Errorf("fasthttp: %w: %w", engine.ErrPoolTimeout, err)
 		}
