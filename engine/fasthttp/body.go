@@ -60,19 +60,19 @@ func (b *body[C]) fail() {
 	if b.stop != nil {
 		b.stop()
 	}
-	b.h.releaseSlot()
 	b.ops.discard(b.h.hc, b.cc)
+	b.h.releaseSlot() // after the connection is back: see acquireSlot
 }
 
 // finish releases the connection when the response has no body.
 func (b *body[C]) finish(keepAlive bool) {
 	stopped := b.stop == nil || b.stop()
-	b.h.releaseSlot()
 	if keepAlive && stopped {
 		b.ops.reuse(b.h.hc, b.cc)
 	} else {
 		b.ops.discard(b.h.hc, b.cc)
 	}
+	b.h.releaseSlot()
 }
 
 // Read reads the body. Errors: ctx's error when it was cancelled,
@@ -164,12 +164,12 @@ func (b *body[C]) Close() error {
 	b.h.hc.ReleaseReader(b.br)
 	fh.ReleaseResponse(b.resp)
 	b.resp, b.br = nil, nil
-	b.h.releaseSlot()
 	if reuse {
 		b.ops.reuse(b.h.hc, b.cc)
 	} else {
 		b.ops.discard(b.h.hc, b.cc)
 	}
+	b.h.releaseSlot()
 	return nil
 }
 
@@ -180,7 +180,7 @@ func (b *body[C]) Close() error {
 func completeChunkBuffered(br *bufio.Reader) bool {
 	buf, _ := br.Peek(br.Buffered())
 	size, i := 0, 0
-	for ; i < len(buf) && i < 16; i++ {
+	for ; i < len(buf) && i < 15; i++ { // fasthttp takes at most 15 hex digits; 16 could overflow
 		c := buf[i]
 		switch {
 		case '0' <= c && c <= '9':
@@ -204,6 +204,9 @@ sizeDone:
 	}
 	nl := bytes.IndexByte(buf[i:], '\n')
 	if nl < 0 || buf[i+nl-1] != '\r' {
+		return false
+	}
+	if size > len(buf) {
 		return false
 	}
 	end := i + nl + 1 + size

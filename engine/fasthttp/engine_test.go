@@ -558,19 +558,21 @@ func TestReadBatchesBufferedChunks(t *testing.T) {
 
 func TestCompleteChunkBuffered(t *testing.T) {
 	for in, want := range map[string]bool{
-		"5\r\nhello\r\n":        true,
-		"5;ext=1\r\nhello\r\nx": true,
-		"A\r\n0123456789\r\n":   true,
-		"5\r\nhell":             false,
-		"5\r\nhello\r":          false,
-		"0\r\n\r\n":             true, // the last chunk, no trailers
-		"0\r\n":                 false,
-		"0\r\n\r":               false,
-		"0\r\nX-T: 1\r\n\r\n":   false, // trailers: not handled here
-		"00\r\n\r\n":            true,
-		"\r\n":                  false,
-		"zz\r\n":                false,
-		"":                      false,
+		"5\r\nhello\r\n":            true,
+		"5;ext=1\r\nhello\r\nx":     true,
+		"A\r\n0123456789\r\n":       true,
+		"5\r\nhell":                 false,
+		"5\r\nhello\r":              false,
+		"0\r\n\r\n":                 true, // the last chunk, no trailers
+		"0\r\n":                     false,
+		"0\r\n\r":                   false,
+		"0\r\nX-T: 1\r\n\r\n":       false, // trailers: not handled here
+		"00\r\n\r\n":                true,
+		"8000000000000000\r\nx\r\n": false, // would overflow: must not panic
+		"fffffffffffffff\r\nx\r\n":  false, // larger than the buffer
+		"\r\n":                      false,
+		"zz\r\n":                    false,
+		"":                          false,
 	} {
 		br := bufio.NewReaderSize(strings.NewReader(in), 64)
 		br.Peek(len(in))

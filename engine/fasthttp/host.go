@@ -57,7 +57,10 @@ func (h *host) acquireSlot(ctx context.Context) error {
 	}
 }
 
-// releaseSlot gives a slot back when a request lets go of its connection.
+// releaseSlot gives a slot back once a request's connection is back in
+// fasthttp's pool or closed: released earlier, the next request could find
+// the pool full and wait inside AcquireConn, where its context cannot end
+// the wait.
 func (h *host) releaseSlot() { <-h.slots }
 
 func newHost(cfg *engine.Config, idleConn time.Duration, key string, isTLS bool) *host {
