@@ -98,7 +98,11 @@ type Handler struct {
 	tokens              *tokens.Counter
 	metrics             *metrics.Metrics
 	log                 zerolog.Logger
-	topts               toopenai.Options
+	// quietEnd: no per-request log line is written, so a stream's last
+	// events may wait unflushed for the handler to return and leave with
+	// the response's end (a log write on the way out would delay them).
+	quietEnd bool
+	topts    toopenai.Options
 
 	bufs    sync.Pool // *[]byte: request and translated bodies
 	evbufs  sync.Pool // *[]byte: outgoing event batches
@@ -159,11 +163,12 @@ func New(cfg Config) (*Handler, error) {
 		auth:     "Bearer " + cfg.UpstreamKey,
 		retry: retryPolicy{Max: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay,
 			MaxDelay: cfg.RetryMaxDelay, RetryAfterCap: cfg.RetryAfterCap},
-		tokens:  cfg.Tokens,
-		metrics: cfg.Metrics,
-		log:     cfg.Logger,
-		reqBase: newRequestIDBase(),
-		topts:   toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
+		tokens:   cfg.Tokens,
+		metrics:  cfg.Metrics,
+		log:      cfg.Logger,
+		quietEnd: !requestLogOn(cfg.Logger),
+		reqBase:  newRequestIDBase(),
+		topts:    toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
 	}
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
 	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}, "Authorization": {h.auth}}
@@ -402,4 +407,13 @@ func (h *Handler) putBuf(b *[]byte, data []byte) {
 	}
 	*b = data[:0]
 	h.bufs.Put(b)
+}
+
+// requestLogOn reports whether l writes info lines, the level of the
+// per-request log line.
+func requestLogOn(l zerolog.Logger) bool {
+	e := l.Info()
+	on := e.Enabled()
+	e.Discard()
+	return on
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccproxy/ccproxy/engine"
 )
 
 // oneWriteUpstream answers every request with a complete chunked OpenAI
@@ -93,10 +99,16 @@ func (c *loggedConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// quietLog leaves the per-request log line out (warn level and above).
+func quietLog(c *Config, _ *engine.Config) {
+	c.Logger = zerolog.New(io.Discard).Level(zerolog.WarnLevel)
+}
+
 // TestLastEventsLeaveWithTheEnd: when the upstream's body ends together
-// with its last events, message_stop and the response's chunked terminator
-// leave in the same write (one system call and one wake-up of the client
-// fewer per stream), and the stream is still whole.
+// with its last events (and no request log line is written on the way
+// out), message_stop and the response's chunked terminator leave in the
+// same write (one system call and one wake-up of the client fewer per
+// stream), and the stream is still whole.
 func TestLastEventsLeaveWithTheEnd(t *testing.T) {
 	up := oneWriteUpstream(t)
 	for _, eng := range engines() {
@@ -106,7 +118,7 @@ func TestLastEventsLeaveWithTheEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			wl := &writeLog{Listener: inner}
-			r := newRigFor(t, eng, up, nil, wl)
+			r := newRigFor(t, eng, up, quietLog, wl)
 			for i := 0; i < 3; i++ {
 				resp := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
 				evs := readEvents(t, resp.Body)
@@ -141,6 +153,105 @@ func TestLastEventsLeaveWithTheEnd(t *testing.T) {
 			}
 			if stops != 4 {
 				t.Fatalf("saw the end of a stream in %d writes, want 4", stops)
+			}
+		})
+	}
+}
+
+// gateLog blocks the per-request log line (the one with "status") until
+// release is closed.
+type gateLog struct{ release chan struct{} }
+
+func (g *gateLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"status":`)) {
+		<-g.release
+	}
+	return len(p), nil
+}
+
+// TestLastEventsNotHeldByTheRequestLog: with the request log on, a
+// stream's last events are flushed before the handler writes its log line:
+// a slow or stalled log sink must not hold back the end of a stream (found
+// by review: they waited, unflushed, for the log write).
+func TestLastEventsNotHeldByTheRequestLog(t *testing.T) {
+	up := oneWriteUpstream(t)
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			g := &gateLog{release: make(chan struct{})}
+			r := newRigFor(t, eng, up, func(c *Config, _ *engine.Config) { c.Logger = zerolog.New(g) }, nil)
+			// Registered after the rig's: runs first, so the blocked
+			// handlers can finish before the server waits for them.
+			t.Cleanup(func() { close(g.release) })
+			for _, c := range []struct{ path, body, end string }{
+				{"/v1/messages", streamBody, "event: message_stop"},
+				{"/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "data: [DONE]"},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL+c.path, strings.NewReader(c.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				br := bufio.NewReader(resp.Body)
+				for {
+					line, err := br.ReadString('\n')
+					if strings.HasPrefix(line, c.end) {
+						break
+					}
+					if err != nil {
+						t.Fatalf("%s: the stream's end did not arrive while the request log was blocked: %v", c.path, err)
+					}
+				}
+				cancel()
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// TestPassthroughDataWithErrorReachesClient: a passthrough read that
+// returns data together with a failure (a good chunk, then a malformed one,
+// in one packet) still delivers that data before the stream is cut (found
+// by review: it was written unflushed and lost when the handler aborted).
+func TestPassthroughDataWithErrorReachesClient(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
+					"b\r\ndata: one\n\n\r\n")
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(c, "b\r\ndata: two\n\n\r\n5x\r\nhello\r\n")
+				time.Sleep(50 * time.Millisecond)
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRigFor(t, eng, "http://"+ln.Addr().String(), quietLog, nil)
+			resp := post(t, r.URL, "/v1/chat/completions", []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`), nil)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Contains(b, []byte("data: two")) {
+				t.Fatalf("client got %q: the data read with the failure never arrived", b)
 			}
 		})
 	}

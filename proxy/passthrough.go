@@ -116,9 +116,11 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			// takes.
 			var werr error
 			if sse {
-				// The last read of a stream is not flushed: it leaves with
-				// the response's end when the handler returns.
-				werr = sw.writeLocked(buf[:n], err == nil)
+				// The last read of a stream that ended cleanly is not
+				// flushed when no request log line is written: it leaves
+				// with the response's end when the handler returns. Data
+				// that came with a failure is flushed: the handler aborts.
+				werr = sw.writeLocked(buf[:n], err != io.EOF || !h.quietEnd)
 			} else {
 				var m int
 				m, werr = w.Write(buf[:n])

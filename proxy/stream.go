@@ -197,13 +197,14 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// The first read always writes: message_start, if still pending,
 		// leaves now even when these events produced nothing (a role-only
 		// chunk), since the timer was just pushed back to the ping interval.
-		// The last events end the writer (no ping after message_stop); when
-		// the upstream body has ended with them they are not flushed but
-		// leave with the response's end.
+		// The last events end the writer (no ping after message_stop). When
+		// the upstream body has ended with them and no request log line is
+		// written on the way out, they are not flushed but leave with the
+		// response's end.
 		switch {
 		case st.Done():
 			drained = err == nil && rd.SourceEOF()
-			werr = sw.end(out, !drained)
+			werr = sw.end(out, !drained || !h.quietEnd)
 		case len(out) > 0 || first:
 			werr = sw.write(out)
 		}
@@ -235,7 +236,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	}
 	if !st.Done() {
 		out = st.Finish(out[:0], err)
-		sw.end(out, false)
+		sw.end(out, true)
 	} else if werr == nil && !drained {
 		// The Anthropic stream is complete (normally, or after an error
 		// object the upstream sent): read the upstream body to its end so
