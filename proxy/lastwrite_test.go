@@ -18,27 +18,15 @@ import (
 	"github.com/ccproxy/ccproxy/engine"
 )
 
-// oneWriteUpstream answers every request with a complete chunked OpenAI
-// stream written at once (head, every event, [DONE] and the last chunk), as
-// a fast upstream's last packet arrives.
-func oneWriteUpstream(t *testing.T) string {
+// rawUpstream serves HTTP/1.1 keep-alive connections on 127.0.0.1 and
+// hands each request, its body read, to answer, which writes the raw
+// response bytes to c; false ends the connection. It returns the base URL.
+func rawUpstream(t *testing.T, answer func(c net.Conn) bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body strings.Builder
-	for _, ev := range []string{
-		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
-		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hello"}}]}`,
-		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
-		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`,
-		`[DONE]`,
-	} {
-		data := "data: " + ev + "\n\n"
-		fmt.Fprintf(&body, "%x\r\n%s\r\n", len(data), data)
-	}
-	resp := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String() + "0\r\n\r\n"
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -55,7 +43,7 @@ func oneWriteUpstream(t *testing.T) string {
 						return
 					}
 					io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, resp); err != nil {
+					if !answer(c) {
 						return
 					}
 				}
@@ -64,6 +52,29 @@ func oneWriteUpstream(t *testing.T) string {
 	})
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return "http://" + ln.Addr().String()
+}
+
+// oneWriteUpstream answers every request with a complete chunked OpenAI
+// stream written at once (head, every event, [DONE] and the last chunk), as
+// a fast upstream's last packet arrives.
+func oneWriteUpstream(t *testing.T) string {
+	t.Helper()
+	var body strings.Builder
+	for _, ev := range []string{
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hello"}}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+		`{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`,
+		`[DONE]`,
+	} {
+		data := "data: " + ev + "\n\n"
+		fmt.Fprintf(&body, "%x\r\n%s\r\n", len(data), data)
+	}
+	resp := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String() + "0\r\n\r\n"
+	return rawUpstream(t, func(c net.Conn) bool {
+		_, err := io.WriteString(c, resp)
+		return err == nil
+	})
 }
 
 // writeLog is a listener whose connections record each Write.
@@ -217,36 +228,17 @@ func TestLastEventsNotHeldByTheRequestLog(t *testing.T) {
 // in one packet) still delivers that data before the stream is cut (found
 // by review: it was written unflushed and lost when the handler aborted).
 func TestPassthroughDataWithErrorReachesClient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
-					"b\r\ndata: one\n\n\r\n")
-				time.Sleep(50 * time.Millisecond)
-				io.WriteString(c, "b\r\ndata: two\n\n\r\n5x\r\nhello\r\n")
-				time.Sleep(50 * time.Millisecond)
-			})
-		}
+	up := rawUpstream(t, func(c net.Conn) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"b\r\ndata: one\n\n\r\n")
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(c, "b\r\ndata: two\n\n\r\n5x\r\nhello\r\n")
+		time.Sleep(50 * time.Millisecond)
+		return false
 	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	for _, eng := range engines() {
 		t.Run(eng, func(t *testing.T) {
-			r := newRigFor(t, eng, "http://"+ln.Addr().String(), quietLog, nil)
+			r := newRigFor(t, eng, up, quietLog, nil)
 			resp := post(t, r.URL, "/v1/chat/completions", []byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`), nil)
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
