@@ -56,7 +56,7 @@ $(CLAUDE_BIN):
 ## staticcheck: on a cold build cache it costs minutes, so CI leaves it out.)
 test: deps vet tags claude-cli
 	$(GO) test -race -count=1 -timeout 8m ./...
-	$(GO) test -count=1 -tags purego ./proxy/toopenai/ # the portable scanner instead of the amd64 assembly
+	$(GO) test -count=1 -tags purego ./internal/jsonscan/ ./proxy/toopenai/ ./proxy/toanthropic/ # the portable string scanner instead of the amd64 assembly
 
 test-short:
 	$(GO) test -count=1 ./...

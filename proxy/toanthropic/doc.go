@@ -69,7 +69,8 @@
 //
 // Each chunk is read in one pass by a small scanner (chunk.go, scan.go) over
 // an unsafe string view of the caller's []byte (never retained beyond the
-// call). The pass validates the whole chunk (it accepts exactly what
+// call); runs of string contents are skipped by internal/jsonscan, the
+// scanner the request translator uses too. The pass validates the whole chunk (it accepts exactly what
 // gjson.ValidBytes accepts) while it records the fields the stream needs, so a
 // chunk is applied only once it is known to be valid JSON; unknown values are
 // skipped iteratively, so nesting depth costs no stack. Text, thinking and

@@ -1,6 +1,10 @@
 package toanthropic
 
-import "math/bits"
+import (
+	"unsafe"
+
+	"github.com/ccproxy/ccproxy/internal/jsonscan"
+)
 
 // A small JSON scanner for upstream chunks. It accepts exactly the documents
 // gjson.ValidBytes accepts (RFC 8259 grammar; bytes >= 0x80 are not checked
@@ -8,22 +12,6 @@ import "math/bits"
 // Every function takes the document and a position and returns the position
 // after what it read and whether that was valid; none allocates, and none
 // recurses: nested values are skipped iteratively (scanner.skip).
-
-// strStop marks the bytes that end the fast run through a string's contents:
-// the closing quote, a backslash and the control characters JSON forbids.
-var strStop = [256]bool{'"': true, '\\': true}
-
-func init() {
-	for c := range 0x20 {
-		strStop[c] = true
-	}
-}
-
-// SWAR constants: 0x01 and 0x80 in every byte.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
 
 // isSpace reports JSON whitespace.
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -41,26 +29,12 @@ func ws(s string, i int) int {
 // an escape.
 func scanString(s string, i int) (end int, esc, ok bool) {
 	for {
-		// Eight bytes at a time (SWAR): a byte's high bit in m is set when it
-		// is a quote, a backslash or below 0x20. Bytes above a set one may be
-		// flagged too (borrows), but the lowest set bit is exact, so it points
-		// at the first byte that needs a look.
-		for i+8 <= len(s) {
-			w := s[i : i+8] // one bounds check; the compiler fuses the loads
-			v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-			q := v ^ (ones * '"')
-			b := v ^ (ones * '\\')
-			if m := ((q-ones)&^q | (b-ones)&^b | (v-ones*0x20)&^v) & highs; m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto special
-			}
-			i += 8
+		// Jump to the next quote, backslash or control byte (the scanner
+		// the request translator uses, on a zero-copy view of s).
+		if i < len(s) {
+			rest := s[i:]
+			i += jsonscan.IndexSpecial(unsafe.Slice(unsafe.StringData(rest), len(rest)))
 		}
-		for i < len(s) && !strStop[s[i]] {
-			i++
-		}
-	special:
 		if i >= len(s) {
 			return i, esc, false
 		}

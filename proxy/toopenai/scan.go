@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"math/bits"
 	"strconv"
+
+	"github.com/ccproxy/ccproxy/internal/jsonscan"
 )
 
 // maxDepth bounds JSON nesting. Real requests nest a few dozen levels at most
@@ -307,11 +309,11 @@ func isHex(c byte) bool {
 // bad escape, or len(b) when the string is unterminated.
 //
 // Most of a request is long runs of plain string bytes between escapes
-// (\n, \"); indexSpecial jumps over each run at once.
+// (\n, \"); jsonscan.IndexSpecial jumps over each run at once.
 func validString(b []byte, i int) (int, bool) {
 	i++
 	for {
-		i += indexSpecial(b[i:])
+		i += jsonscan.IndexSpecial(b[i:])
 		if i >= len(b) {
 			return i, false
 		}

@@ -1,11 +1,11 @@
 //go:build !purego
 
-package toopenai
+package jsonscan
 
-// indexSpecial returns the index of the first special byte of s (see
+// IndexSpecial returns the index of the first special byte of s (see
 // isSpecial), or len(s). It is SSE2 assembly (baseline amd64), sixteen
 // bytes per step; indexSpecialGeneric is the same function in Go and the
 // tests hold the two to the same answers.
 //
 //go:noescape
-func indexSpecial(s []byte) int
+func IndexSpecial(s []byte) int

@@ -1,4 +1,4 @@
-package toopenai
+package jsonscan
 
 import (
 	"encoding/binary"
@@ -39,7 +39,7 @@ func TestSpecial8(t *testing.T) {
 	}
 }
 
-// TestIndexSpecial holds indexSpecial (assembly on amd64) and
+// TestIndexSpecial holds IndexSpecial (assembly on amd64) and
 // indexSpecialGeneric to the byte-at-a-time definition, for every byte value
 // at every offset of blocks of many lengths (around the 8- and 16-byte
 // steps and their tails), placed at every alignment.
@@ -60,8 +60,8 @@ func TestIndexSpecial(t *testing.T) {
 					for want < n && !isSpecial(s[want]) {
 						want++
 					}
-					if got := indexSpecial(s); got != want {
-						t.Fatalf("indexSpecial(%q) = %d, want %d", s, got, want)
+					if got := IndexSpecial(s); got != want {
+						t.Fatalf("IndexSpecial(%q) = %d, want %d", s, got, want)
 					}
 					if got := indexSpecialGeneric(s); got != want {
 						t.Fatalf("indexSpecialGeneric(%q) = %d, want %d", s, got, want)
@@ -72,7 +72,7 @@ func TestIndexSpecial(t *testing.T) {
 	}
 }
 
-// FuzzIndexSpecial holds indexSpecial (assembly on amd64) and the portable
+// FuzzIndexSpecial holds IndexSpecial (assembly on amd64) and the portable
 // indexSpecialGeneric to the byte-at-a-time definition on arbitrary bytes,
 // at every alignment.
 func FuzzIndexSpecial(f *testing.F) {
@@ -85,8 +85,8 @@ func FuzzIndexSpecial(f *testing.F) {
 			for want < len(s[k:]) && !isSpecial(s[k+want]) {
 				want++
 			}
-			if got := indexSpecial(s[k:]); got != want {
-				t.Fatalf("indexSpecial(%q) = %d, want %d", s[k:], got, want)
+			if got := IndexSpecial(s[k:]); got != want {
+				t.Fatalf("IndexSpecial(%q) = %d, want %d", s[k:], got, want)
 			}
 			if got := indexSpecialGeneric(s[k:]); got != want {
 				t.Fatalf("indexSpecialGeneric(%q) = %d, want %d", s[k:], got, want)

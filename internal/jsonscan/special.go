@@ -1,4 +1,4 @@
-package toopenai
+package jsonscan
 
 import (
 	"encoding/binary"
@@ -10,7 +10,7 @@ import (
 func isSpecial(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
 
 // indexSpecialGeneric returns the index of the first special byte of s (see
-// isSpecial), or len(s). It is the portable indexSpecial: eight bytes at a
+// isSpecial), or len(s). It is the portable IndexSpecial: eight bytes at a
 // time, jumping straight to the first special byte of a word.
 func indexSpecialGeneric(s []byte) int {
 	i := 0

@@ -2,14 +2,14 @@
 
 #include "textflag.h"
 
-// func indexSpecial(s []byte) int
+// func IndexSpecial(s []byte) int
 //
 // Returns the index of the first byte of s that is '"' (0x22), '\\' (0x5c)
 // or below 0x20, or len(s). Sixteen bytes per step with SSE2: two equality
 // compares, and x <= 0x1f tested as min(x, 0x1f) == x (PMINUB is unsigned).
 // The last partial block is done a byte at a time, so no load ever reads
 // past the end of s.
-TEXT ·indexSpecial(SB), NOSPLIT, $0-32
+TEXT ·IndexSpecial(SB), NOSPLIT, $0-32
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), BX
 	XORQ AX, AX                     // AX: index of the current block
