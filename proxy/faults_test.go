@@ -185,12 +185,7 @@ func TestCircuitBreaker(t *testing.T) {
 		errorBody(t, resp)
 	}
 	resp := post(t, r.URL, "/v1/messages", []byte(unaryBody), nil)
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("open breaker: status %d retry-after %q", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-	if typ, _ := errorBody(t, resp); typ != "overloaded_error" {
-		t.Fatalf("type %s", typ)
-	}
+	wantOverloaded(t, resp, http.StatusServiceUnavailable)
 	if got := r.Up.Stats().Requests; got != 2 {
 		t.Fatalf("open breaker still sent upstream: %d", got)
 	}
@@ -213,12 +208,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	first := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
 	defer first.Body.Close()
 	resp := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
-	if resp.StatusCode != 529 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	if typ, _ := errorBody(t, resp); typ != "overloaded_error" {
-		t.Fatalf("type %s", typ)
-	}
+	wantOverloaded(t, resp, 529)
 }
 
 // TestInboundAuth: with PROXY_API_KEY every route but /health wants it.

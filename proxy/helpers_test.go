@@ -274,3 +274,15 @@ func errorBody(t testing.TB, resp *http.Response) (typ, msg string) {
 	}
 	return e.Error.Type, e.Error.Message
 }
+
+// wantOverloaded checks an overloaded_error answer: status, a Retry-After
+// header and the Anthropic error type.
+func wantOverloaded(t testing.TB, resp *http.Response, status int) {
+	t.Helper()
+	if resp.StatusCode != status || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q; want %d with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), status)
+	}
+	if typ, _ := errorBody(t, resp); typ != errOverloaded {
+		t.Fatalf("error type %s, want %s", typ, errOverloaded)
+	}
+}

@@ -31,12 +31,7 @@ func TestUpstreamPoolExhausted(t *testing.T) {
 				t.Fatalf("first request: status %d", first.StatusCode)
 			}
 			resp := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
-			if resp.StatusCode != 529 || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("status %d, Retry-After %q; want 529 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
-			}
-			if typ, _ := errorBody(t, resp); typ != "overloaded_error" {
-				t.Fatalf("type %s", typ)
-			}
+			wantOverloaded(t, resp, 529)
 			if got := r.Up.Stats().Requests; got != 1 {
 				t.Fatalf("upstream saw %d requests, want 1 (no retry of a pool timeout)", got)
 			}

@@ -201,12 +201,7 @@ func TestShutdownGraceOver(t *testing.T) {
 			late := httptest.NewServer(r.H)
 			defer late.Close()
 			lresp := post(t, late.URL, "/v1/messages", []byte(streamBody), nil)
-			if lresp.StatusCode != http.StatusServiceUnavailable || lresp.Header.Get("Retry-After") == "" {
-				t.Fatalf("after Stop: status %d Retry-After %q", lresp.StatusCode, lresp.Header.Get("Retry-After"))
-			}
-			if typ, _ := errorBody(t, lresp); typ != errOverloaded {
-				t.Fatalf("after Stop: error type %s", typ)
-			}
+			wantOverloaded(t, lresp, http.StatusServiceUnavailable)
 			if got := r.Up.Stats().Requests; got != 1 {
 				t.Fatalf("a request after Stop reached the upstream (%d requests)", got)
 			}

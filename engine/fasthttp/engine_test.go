@@ -61,6 +61,16 @@ type rawServer struct {
 	heads chan string
 }
 
+// get sends a GET for the raw (identity) body through a new engine.
+func (s *rawServer) get(t *testing.T) *engine.Response {
+	t.Helper()
+	resp, err := newTestEngine(t, nil).Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func newRawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader, head string)) *rawServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -167,13 +177,9 @@ func TestTruncatedBodies(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newRawServer(t, func(c net.Conn, _ *bufio.Reader, _ string) { io.WriteString(c, raw) })
-			e := newTestEngine(t, nil)
-			resp, err := e.Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := s.get(t)
 			defer resp.Body.Close()
-			_, err = io.ReadAll(resp.Body)
+			_, err := io.ReadAll(resp.Body)
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
 			}
@@ -533,11 +539,7 @@ func TestReadBatchesBufferedChunks(t *testing.T) {
 		<-rest
 		io.WriteString(c, ": 4\r\n0\r\n\r\n")
 	})
-	e := newTestEngine(t, nil)
-	resp, err := e.Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := s.get(t)
 	defer resp.Body.Close()
 	// The server wrote the head and the chunks in one write, so the chunks
 	// are buffered by the time the head has been read.
@@ -590,11 +592,7 @@ func TestReadEndsWithLastData(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
 			"7\r\ndata: 1\r\n7\r\ndata: 2\r\n0\r\n\r\n")
 	})
-	e := newTestEngine(t, nil)
-	resp, err := e.Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/", Header: http.Header{"Accept-Encoding": {"identity"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := s.get(t)
 	defer resp.Body.Close()
 	buf := make([]byte, 4096)
 	n, err := resp.Body.Read(buf)

@@ -226,16 +226,7 @@ func TestTools(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _ := translateJSON(t, req("gpt-4o", `[{"role":"user","content":"hi"}]`, tc.extra), nil)
-			for field, want := range tc.want {
-				v, ok := got[field]
-				if want == "" {
-					if ok {
-						t.Errorf("%s present: %v", field, v)
-					}
-					continue
-				}
-				assertJSON(t, field, v, want)
-			}
+			assertFields(t, got, tc.want)
 		})
 	}
 }
@@ -290,16 +281,7 @@ func TestParameters(t *testing.T) {
 			if got["model"] != tc.model {
 				t.Errorf("model = %v; want %s", got["model"], tc.model)
 			}
-			for field, want := range tc.want {
-				v, ok := got[field]
-				if want == "" {
-					if ok {
-						t.Errorf("%s present: %v", field, v)
-					}
-					continue
-				}
-				assertJSON(t, field, v, want)
-			}
+			assertFields(t, got, tc.want)
 			if mt, ok := got["max_tokens"]; ok && int(mt.(float64)) != info.MaxTokens {
 				t.Errorf("Info.MaxTokens = %d; sent %v", info.MaxTokens, mt)
 			}
@@ -361,4 +343,20 @@ func TestUnknownFieldsAccepted(t *testing.T) {
 	got, _ := translateJSON(t, `{"model":"gpt-4o","max_tokens":5,"safeguards":{"x":[1]},"context_management":{"edits":[]},`+
 		`"messages":[{"role":"user","content":"hi","extra":true}],"future":null}`, nil)
 	assertJSON(t, "messages", got["messages"], `[{"role":"user","content":"hi"}]`)
+}
+
+// assertFields checks each field of want in got: its JSON value, or absence
+// when want holds "".
+func assertFields(t *testing.T, got map[string]any, want map[string]string) {
+	t.Helper()
+	for field, w := range want {
+		v, ok := got[field]
+		if w == "" {
+			if ok {
+				t.Errorf("%s present: %v", field, v)
+			}
+			continue
+		}
+		assertJSON(t, field, v, w)
+	}
 }
