@@ -25,7 +25,7 @@ const startDelay = time.Millisecond
 
 // streamWriter serialises writes to a streaming client: the main loop and
 // the ping timer both write, each write is one complete batch of events,
-// followed by one flush.
+// followed by one flush (but for the last batch, see end).
 type streamWriter struct {
 	w        http.ResponseWriter
 	rc       *http.ResponseController
@@ -139,7 +139,8 @@ func (s *streamWriter) closeLocked() {
 // Anthropic's event stream. Each upstream event is translated as soon as
 // it arrives; the events of one read (one or several upstream events that
 // arrived together) leave in one write and one flush, never waiting for
-// more.
+// more; message_start joins the first batch if it comes within startDelay,
+// and the last batch may leave with the response's end (see end).
 func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
