@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -164,18 +165,26 @@ func (s *suite) testHeadersBody(t *testing.T, kind string, size int) {
 	}
 }
 
-// testLargeResponseHead: a response head of 12 KB (gateways add many
-// headers) is read whole; Go's server accepts far larger, and so must the
-// engine within reason.
+// testLargeResponseHead: response heads of 12 and 100 KB (gateways add
+// many headers) are read whole, and a streamed body after them arrives
+// intact; Go's server accepts far larger, and so must the engine within
+// reason. The connection then serves an ordinary request.
 func (s *suite) testLargeResponseHead(t *testing.T, kind string) {
-	big := strings.Repeat("v", 12<<10)
 	u, e := s.setup(t, kind, nil, func(_ *upstream, w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Big", big)
-		_, _ = io.WriteString(w, "ok")
+		n, _ := strconv.Atoi(r.URL.Query().Get("kb"))
+		if n > 0 {
+			w.Header().Set("X-Big", strings.Repeat("v", n<<10))
+		}
+		for i := range 3 {
+			fmt.Fprintf(w, "part%d;", i)
+			w.(http.Flusher).Flush()
+		}
 	})
-	resp := do(t, e, testCtx(t), &engine.Request{Method: http.MethodPost, URL: u.URL + "/big-head", Body: []byte("{}")})
-	if b := readBody(t, resp); string(b) != "ok" || resp.Header.Get("X-Big") != big {
-		t.Fatalf("body %q, X-Big of %d bytes", b, len(resp.Header.Get("X-Big")))
+	for _, kb := range []int{12, 100, 0} {
+		resp := do(t, e, testCtx(t), &engine.Request{Method: http.MethodPost, URL: u.URL + "/big-head?kb=" + strconv.Itoa(kb), Body: []byte("{}")})
+		if b := readBody(t, resp); string(b) != "part0;part1;part2;" || len(resp.Header.Get("X-Big")) != kb<<10 {
+			t.Fatalf("%d KB head: body %q, X-Big of %d bytes", kb, b, len(resp.Header.Get("X-Big")))
+		}
 	}
 }
 

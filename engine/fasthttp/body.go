@@ -34,7 +34,8 @@ type body[C pooledConn] struct {
 	idle time.Duration
 
 	resp      *fh.Response
-	br        *bufio.Reader
+	pooled    *bufio.Reader // from AcquireReader, released with the body
+	br        *bufio.Reader // what the body is read from: pooled, or a larger one over it (see readHead)
 	stream    io.Reader
 	chunked   bool // Transfer-Encoding: chunked (Read may batch buffered chunks)
 	keepAlive bool
@@ -161,9 +162,9 @@ func (b *body[C]) Close() error {
 	b.released = true
 	b.stream = nil
 	_ = b.resp.CloseBodyStream()
-	b.h.hc.ReleaseReader(b.br)
+	b.h.hc.ReleaseReader(b.pooled)
 	fh.ReleaseResponse(b.resp)
-	b.resp, b.br = nil, nil
+	b.resp, b.pooled, b.br = nil, nil, nil
 	if reuse {
 		b.ops.reuse(b.h.hc, b.cc)
 	} else {

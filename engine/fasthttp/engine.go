@@ -36,11 +36,14 @@ const Name = "fasthttp"
 // or after Config.IdleConnTimeout when that is shorter.
 const maxIdleConnDuration = 4 * time.Second
 
-// readBufferSize is the read buffer each in-flight response holds. It
-// bounds the size of a response head (OpenAI-compatible upstreams send 1-3
-// KB, but gateways in front of them add more: a larger head is an error),
-// and it is memory every open stream pays.
-const readBufferSize = 16 << 10
+// readBufferSize is the read buffer each in-flight response holds: memory
+// every open stream pays. OpenAI-compatible upstreams send 1-3 KB heads;
+// a larger head (gateways in front of them add headers) is read again
+// through a buffer of up to maxHeadSize (see readHead).
+const readBufferSize = 4 << 10
+
+// maxHeadSize bounds a response head; a larger one is an error.
+const maxHeadSize = 256 << 10
 
 func init() {
 	engine.Register(Name, func(cfg engine.Config) (engine.Engine, error) {

@@ -635,3 +635,25 @@ func TestGathered(t *testing.T) {
 		fh.ReleaseRequest(req)
 	}
 }
+
+// TestHeadLimit: a response head beyond maxHeadSize is an error, whether
+// the upstream then closes or keeps the connection open; heads within it
+// are read through buffers that grow (see the conformance suite).
+func TestHeadLimit(t *testing.T) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	for _, kb := range []int{maxHeadSize>>10 + 1, 2 * maxHeadSize >> 10} {
+		s := newRawServer(t, func(c net.Conn, _ *bufio.Reader, _ string) {
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 2\r\n\r\nok", strings.Repeat("v", kb<<10))
+			<-done // keep the connection open: no EOF ends the read, only the limit
+		})
+		resp, err := newTestEngine(t, nil).Do(testCtx(t), &engine.Request{Method: "GET", URL: "http://" + s.addr + "/"})
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%d KB head: no error", kb)
+		}
+		if !strings.Contains(err.Error(), "larger than") {
+			t.Errorf("%d KB head: error %v, want the head limit", kb, err)
+		}
+	}
+}

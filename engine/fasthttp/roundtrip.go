@@ -1,6 +1,7 @@
 package fasthttp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,8 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 	}
 	_ = b.conn.SetReadDeadline(time.Now().Add(e.cfg.ResponseHeaderTimeout))
 	br := h.hc.AcquireReader(b.conn)
-	if err = resp.ReadLimitBody(br, 0); err != nil {
+	rd, err := readHead(resp, br)
+	if err != nil {
 		h.hc.ReleaseReader(br)
 		fh.ReleaseResponse(resp)
 		b.fail()
@@ -132,7 +134,7 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		out.Body = http.NoBody
 		return out, nil
 	}
-	b.resp, b.br, b.stream, b.keepAlive = resp, br, stream, keepAlive
+	b.resp, b.pooled, b.br, b.stream, b.keepAlive = resp, br, rd, stream, keepAlive
 	b.chunked = resp.Header.ContentLength() == -1
 	out.Body = b
 	if coding != "" {
@@ -145,6 +147,37 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		}
 	}
 	return out, nil
+}
+
+// readHead reads resp's head from br (readBufferSize bytes). A head that
+// does not fit is read again from a larger buffer layered over br, which
+// still holds the head's first bytes (fasthttp only peeks until the head
+// is complete): the rare large head costs a buffer of its own, not every
+// stream. It returns the reader the body must be read from.
+func readHead(resp *fh.Response, br *bufio.Reader) (*bufio.Reader, error) {
+	skip := resp.SkipBody
+	err := resp.ReadLimitBody(br, 0)
+	if err == nil || !smallBuffer(err) {
+		return br, err
+	}
+	for size := 4 * readBufferSize; size <= maxHeadSize; size *= 4 {
+		big := bufio.NewReaderSize(br, size)
+		resp.Reset()
+		resp.StreamBody = true
+		resp.Header.SetNoDefaultContentType(true)
+		resp.SkipBody = skip
+		if err = resp.ReadLimitBody(big, 0); err == nil || !smallBuffer(err) {
+			return big, err
+		}
+		br = big
+	}
+	return br, fmt.Errorf("response head larger than %d bytes: %w", maxHeadSize, err)
+}
+
+// smallBuffer reports a head that did not fit in the read buffer.
+func smallBuffer(err error) bool {
+	var small *fh.ErrSmallBuffer
+	return errors.As(err, &small)
 }
 
 // gatherMin is the body size from which a request on a plain TCP
