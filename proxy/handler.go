@@ -63,6 +63,11 @@ type Config struct {
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 
+	// MaxBufferedBytes bounds the request-body bytes held in memory at
+	// once (see bodyBudget); a request waits up to QueueTimeout for its
+	// share, then gets 529. Default 16 MiB; < 0 means unlimited.
+	MaxBufferedBytes int64
+
 	// MaxConcurrent bounds requests in flight (0 = unlimited); a request
 	// waits up to QueueTimeout (default 2 s) for a slot, then gets 529.
 	MaxConcurrent int
@@ -104,6 +109,7 @@ type Handler struct {
 	quietEnd bool
 	topts    toopenai.Options
 
+	budget  bodyBudget
 	bufs    sync.Pool // *[]byte: request and translated bodies
 	evbufs  sync.Pool // *[]byte: outgoing event batches
 	streams sync.Pool // *toanthropic.Stream
@@ -147,6 +153,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 32 << 20
 	}
+	if cfg.MaxBufferedBytes == 0 {
+		cfg.MaxBufferedBytes = 16 << 20
+	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 2
 	} else if cfg.MaxRetries < 0 {
@@ -182,6 +191,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.metrics != nil && h.breaker != nil {
 		h.metrics.SetBreakerState("upstream", stateClosed)
 	}
+	h.budget = newBodyBudget(cfg.MaxBufferedBytes)
 	if cfg.MaxConcurrent > 0 {
 		h.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}

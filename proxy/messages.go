@@ -23,6 +23,10 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	// Buffers live only as long as needed, so an open stream holds no
 	// request-sized memory: the client's body until it is translated, the
 	// translated body until the upstream has answered (retries re-send it).
+	// Both count against the body budget while they are held.
+	if !h.reserveBody(w, r, rs, 2) {
+		return
+	}
 	in := h.getBuf()
 	body, aerr := h.readBody(w, r, (*in)[:0])
 	rs.bytesIn = int64(len(body))
@@ -36,6 +40,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
 	h.traceBody(rs, "client request body", body)
 	h.putBuf(in, body)
+	h.unreserve(rs, rs.reserved/2)
 	if err != nil {
 		h.putBuf(out, upBody)
 		msg := err.Error()
@@ -55,6 +60,7 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	resp, err := h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
 	h.putBuf(out, upBody)
+	h.unreserve(rs, -1)
 	if err != nil {
 		h.failSend(w, rs, err)
 		return
@@ -205,6 +211,9 @@ func (h *Handler) readBoundedBody(w http.ResponseWriter, r *http.Request, rs *re
 
 // serveCountTokens handles POST /v1/messages/count_tokens.
 func (h *Handler) serveCountTokens(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	if !h.reserveBody(w, r, rs, 1) {
+		return
+	}
 	in, body, ok := h.readBoundedBody(w, r, rs)
 	defer h.putBuf(in, body)
 	if !ok {

@@ -21,11 +21,23 @@ var passHeaders = [...]string{"Content-Type", "Accept", "Accept-Encoding", "Open
 // credentials) and streams the answer back as it arrives. A client's own
 // Accept-Encoding is honoured: the compressed bytes pass through untouched.
 func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *reqState, method, url string) {
-	var body []byte
+	var (
+		in   *[]byte
+		body []byte
+	)
 	if method == http.MethodPost {
-		in, b, ok := h.readBoundedBody(w, r, rs)
-		body = b
-		defer h.putBuf(in, b)
+		// The body is held (and counted against the body budget) until the
+		// upstream has answered: retries send it again.
+		if !h.reserveBody(w, r, rs, 1) {
+			return
+		}
+		var ok bool
+		in, body, ok = h.readBoundedBody(w, r, rs)
+		defer func() {
+			if in != nil {
+				h.putBuf(in, body)
+			}
+		}()
 		if !ok {
 			return
 		}
@@ -55,6 +67,11 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	rs.upstreamStart = time.Since(rs.start)
 	resp, err := h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
+	if in != nil {
+		h.putBuf(in, body)
+		in = nil
+	}
+	h.unreserve(rs, -1)
 	if err != nil {
 		if ae, ok := err.(*apiError); ok && ae.Upstream && ae.Raw != nil {
 			// The upstream's own error, in the OpenAI shape its clients expect.

@@ -25,6 +25,7 @@ type reqState struct {
 	requested, resolved string
 	stream              bool
 	stopReason          string
+	reserved            int64 // bytes of the body budget held (see reserve)
 	upstreamID          string
 	at                  attempt
 	upstreamDone        time.Duration // from start until the upstream body ended
@@ -77,6 +78,7 @@ func (rs *reqState) overhead(total time.Duration) time.Duration {
 
 // finish writes the request's log line and feeds metrics, once per request.
 func (h *Handler) finish(rs *reqState) {
+	h.unreserve(rs, -1)
 	if rs.route == routeHealth || rs.route == routeMetrics {
 		return
 	}

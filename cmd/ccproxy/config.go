@@ -180,6 +180,7 @@ func loadConfig(get func(string) string) (*config, error) {
 		ReasoningReplay:        e.boolean("REASONING_REPLAY", false),
 		PingInterval:           e.duration("PING_INTERVAL", 10*time.Second),
 		MaxRequestBytes:        int64(e.integer("MAX_REQUEST_BYTES", 32<<20)),
+		MaxBufferedBytes:       int64(e.integer("MAX_BUFFERED_BYTES", 16<<20)),
 		MaxStreamDuration:      e.duration("MAX_STREAM_SECONDS", 0),
 		DownstreamWriteTimeout: e.duration("CLIENT_WRITE_TIMEOUT", 30*time.Second),
 		MaxRetries:             e.integer("MAX_RETRIES", 2),
@@ -194,6 +195,9 @@ func loadConfig(get func(string) string) (*config, error) {
 	}
 	if c.Proxy.MaxRetries == 0 {
 		c.Proxy.MaxRetries = -1 // explicit MAX_RETRIES=0: no retries
+	}
+	if c.Proxy.MaxBufferedBytes == 0 {
+		c.Proxy.MaxBufferedBytes = -1 // explicit 0: unlimited
 	}
 	if c.Proxy.BreakerThreshold == 0 {
 		c.Proxy.BreakerThreshold = -1 // explicit 0: breaker off

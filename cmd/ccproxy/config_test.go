@@ -30,7 +30,8 @@ func TestConfigDefaults(t *testing.T) {
 		ec.WriteTimeout != 30*time.Second || ec.PoolTimeout != 10*time.Second || ec.Proxy != nil {
 		t.Fatalf("engine config %+v", ec)
 	}
-	if c.Proxy.MaxRetries != 2 || c.Proxy.UpstreamURL != "https://api.openai.com/v1" || c.Proxy.PingInterval != 10*time.Second {
+	if c.Proxy.MaxRetries != 2 || c.Proxy.UpstreamURL != "https://api.openai.com/v1" || c.Proxy.PingInterval != 10*time.Second ||
+		c.Proxy.MaxBufferedBytes != 16<<20 {
 		t.Fatalf("proxy config %+v", c.Proxy)
 	}
 }
@@ -41,7 +42,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"HTTP2_ENABLED": "false", "MAX_KEEPALIVE_CONNECTIONS": "7", "MAX_CONNECTIONS": "9",
 		"KEEPALIVE_EXPIRY": "2m", "CONNECT_TIMEOUT": "1.5", "READ_TIMEOUT": "60", "STREAM_IDLE_TIMEOUT": "30s",
 		"MAX_RETRIES": "0", "HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "internal.example",
-		"PROXY_API_KEY": "a, b", "HOST": "0.0.0.0",
+		"PROXY_API_KEY": "a, b", "HOST": "0.0.0.0", "MAX_BUFFERED_BYTES": "0",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestConfigFromEnv(t *testing.T) {
 		ec.ResponseHeaderTimeout != time.Minute || ec.IdleReadTimeout != 30*time.Second {
 		t.Fatalf("%+v", ec)
 	}
-	if c.Proxy.MaxRetries >= 0 || len(c.Proxy.APIKeys) != 2 || c.Proxy.UpstreamKey != "sk-x" {
+	if c.Proxy.MaxRetries >= 0 || len(c.Proxy.APIKeys) != 2 || c.Proxy.UpstreamKey != "sk-x" || c.Proxy.MaxBufferedBytes >= 0 {
 		t.Fatalf("%+v", c.Proxy)
 	}
 	u, _ := urlParse("https://api.openai.com/v1/chat/completions")

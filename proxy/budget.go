@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// bodyBudget bounds the request-body bytes held in memory at once: a
+// client's body from the moment ccproxy starts reading it, its translation
+// until the upstream has answered (a retry sends it again). A request that
+// finds the budget spent waits, its body still in the kernel's socket
+// buffer, where it costs ccproxy nothing; TCP flow control slows the client.
+// A burst of a thousand 55 KB Claude Code turns would otherwise hold two
+// body-sized buffers each while they queue for the CPU and the upstream.
+type bodyBudget struct {
+	sem  *semaphore.Weighted // nil: unlimited
+	size int64
+}
+
+func newBodyBudget(size int64) bodyBudget {
+	if size <= 0 {
+		return bodyBudget{}
+	}
+	return bodyBudget{sem: semaphore.NewWeighted(size), size: size}
+}
+
+// bodyWeight is what one buffer for a body of length n holds: the pooled
+// buffers start at 64 KB, and an unknown length (-1) is counted as that.
+func bodyWeight(n int64) int64 { return max(n, 64<<10) }
+
+// reserve takes n bytes of the budget for rs (at most the whole budget, so
+// a body larger than it runs alone), waiting up to QueueTimeout. When it
+// returns an error the request must not read its body.
+func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError {
+	b := &h.budget
+	if b.sem == nil {
+		return nil
+	}
+	n = min(n, b.size)
+	if !b.sem.TryAcquire(n) {
+		wctx, cancel := context.WithTimeout(ctx, h.cfg.QueueTimeout)
+		err := b.sem.Acquire(wctx, n)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				rs.clientGone = true
+				return &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while waiting"}
+			}
+			return &apiError{Status: 529, Type: errOverloaded, RetryAfter: "1",
+				Message: "ccproxy is holding MAX_BUFFERED_BYTES of request bodies; try again shortly"}
+		}
+	}
+	rs.reserved += n
+	return nil
+}
+
+// unreserve gives back up to n bytes of what rs holds (all of it when
+// n < 0).
+func (h *Handler) unreserve(rs *reqState, n int64) {
+	if h.budget.sem == nil || rs.reserved == 0 {
+		return
+	}
+	if n < 0 || n > rs.reserved {
+		n = rs.reserved
+	}
+	rs.reserved -= n
+	h.budget.sem.Release(n)
+}
+
+// reserveBody reserves bufs buffers for r's body, or sends the error
+// (nothing for a client that is gone) and reports false.
+func (h *Handler) reserveBody(w http.ResponseWriter, r *http.Request, rs *reqState, bufs int64) bool {
+	if r.ContentLength > h.cfg.MaxRequestBytes {
+		return true // readBody refuses it without reading
+	}
+	aerr := h.reserve(r.Context(), rs, bufs*bodyWeight(r.ContentLength))
+	if aerr == nil {
+		return true
+	}
+	if rs.clientGone {
+		rs.status, rs.errType = aerr.Status, aerr.Type
+		return false
+	}
+	h.fail(w, rs, aerr)
+	return false
+}

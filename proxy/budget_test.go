@@ -1,0 +1,212 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// gatedUpstream is an OpenAI upstream whose first request waits for
+// headGate before its response head and for endGate before its last
+// events; later requests are answered at once. It counts the requests it
+// has seen.
+type gatedUpstream struct {
+	seen              atomic.Int32
+	headGate, endGate chan struct{}
+	url               string
+}
+
+func newGatedUpstream(t *testing.T) *gatedUpstream {
+	g := &gatedUpstream{headGate: make(chan struct{}), endGate: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		first := g.seen.Add(1) == 1
+		if first {
+			<-g.headGate
+		}
+		stream := strings.Contains(string(body), `"stream":true`)
+		if !stream {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		if first {
+			<-g.endGate
+		}
+		io.WriteString(w, "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n")
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { g.open(g.headGate); g.open(g.endGate) }) // before srv.Close runs
+	g.url = srv.URL
+	return g
+}
+
+func (g *gatedUpstream) open(c chan struct{}) {
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
+
+// budgetFree reports whether the whole body budget is free again.
+func budgetFree(h *Handler) bool {
+	if !h.budget.sem.TryAcquire(h.budget.size) {
+		return false
+	}
+	h.budget.sem.Release(h.budget.size)
+	return true
+}
+
+// TestBodyBudget: with MAX_BUFFERED_BYTES room for one request's buffers,
+// a second request waits (its body unread) while the first waits for the
+// upstream's head, and gets 529 after QUEUE_TIMEOUT without reaching the
+// upstream. The budget is given back at the upstream's head, not at the
+// end of the stream: a third request runs while the first still streams.
+func TestBodyBudget(t *testing.T) {
+	for _, eng := range engines() {
+		for _, route := range []struct {
+			path, body string
+			bufs       int64
+		}{
+			{"/v1/messages", streamBody, 2},
+			{"/v1/chat/completions", `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}`, 1},
+		} {
+			t.Run(eng+route.path, func(t *testing.T) {
+				up := newGatedUpstream(t)
+				r := newRigFor(t, eng, up.url, func(c *Config, _ *engine.Config) {
+					c.MaxBufferedBytes = route.bufs * bodyWeight(int64(len(route.body)))
+					c.QueueTimeout = 100 * time.Millisecond
+				}, nil)
+
+				firstc := make(chan *http.Response, 1)
+				go func() { firstc <- post(t, r.URL, route.path, []byte(route.body), nil) }()
+				for up.seen.Load() == 0 {
+					time.Sleep(time.Millisecond) // the first request reaches the upstream
+				}
+
+				second := post(t, r.URL, route.path, []byte(route.body), nil)
+				wantOverloaded(t, second, 529)
+				if n := up.seen.Load(); n != 1 {
+					t.Fatalf("upstream saw %d requests while the budget was spent, want 1", n)
+				}
+
+				up.open(up.headGate)
+				first := <-firstc
+				defer first.Body.Close()
+				br := bufio.NewReader(first.Body)
+				if line, err := br.ReadString('\n'); err != nil || first.StatusCode != 200 || !strings.HasPrefix(line, "event: message_start") && !strings.HasPrefix(line, "data: ") {
+					t.Fatalf("first: status %d, line %q, %v", first.StatusCode, line, err)
+				}
+
+				third := post(t, r.URL, route.path, []byte(route.body), nil)
+				body, _ := io.ReadAll(third.Body)
+				third.Body.Close()
+				if third.StatusCode != 200 || !strings.Contains(string(body), "[DONE]") && !strings.Contains(string(body), "message_stop") {
+					t.Fatalf("third, while the first streams: status %d, body %q", third.StatusCode, body)
+				}
+
+				up.open(up.endGate)
+				rest, err := io.ReadAll(br)
+				if err != nil || !strings.Contains(string(rest), "[DONE]") && !strings.Contains(string(rest), "message_stop") {
+					t.Fatalf("first stream's end: %q, %v", rest, err)
+				}
+				first.Body.Close()
+				if !budgetFree(r.H) {
+					t.Fatal("the budget was not given back")
+				}
+			})
+		}
+	}
+}
+
+// TestBodyBudgetClientGone: a client that leaves while its request waits
+// for the budget gets its own cancellation at once, and the wait leaves
+// nothing behind. net/http watches a connection only once the body has been
+// read, so the handler notices the departure only when its wait ends: at
+// QUEUE_TIMEOUT here, without reaching the upstream (were the budget freed
+// earlier, the request would be read and sent before net/http noticed).
+func TestBodyBudgetClientGone(t *testing.T) {
+	up := newGatedUpstream(t)
+	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+		c.MaxBufferedBytes = 2 * bodyWeight(int64(len(unaryBody)))
+		c.QueueTimeout = 200 * time.Millisecond
+	}, nil)
+	firstc := make(chan *http.Response, 1)
+	go func() { firstc <- post(t, r.URL, "/v1/messages", []byte(unaryBody), nil) }()
+	for up.seen.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.URL+"/v1/messages", strings.NewReader(unaryBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		errc <- err
+	}()
+	// The waiting request shows as in flight; then its client leaves.
+	for r.Metrics.Snapshot().Requests.InFlight < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiting client: %v, want its own cancellation", err)
+	}
+	for r.Metrics.Snapshot().Requests.InFlight > 1 {
+		time.Sleep(time.Millisecond) // the abandoned handler's wait ends
+	}
+
+	up.open(up.headGate)
+	first := <-firstc
+	io.Copy(io.Discard, first.Body)
+	first.Body.Close()
+	if first.StatusCode != 200 {
+		t.Fatalf("first: status %d", first.StatusCode)
+	}
+	if n := up.seen.Load(); n != 1 {
+		t.Fatalf("upstream saw %d requests, want 1", n)
+	}
+	if !budgetFree(r.H) {
+		t.Fatal("the budget was not given back")
+	}
+}
+
+// TestBodyBudgetLargeBody: a body larger than the whole budget is not
+// refused: it waits for the whole budget and runs alone.
+func TestBodyBudgetLargeBody(t *testing.T) {
+	body := fixture(t, "cc-2.1.332-print-first-turn.json")
+	up := newGatedUpstream(t)
+	up.open(up.headGate)
+	up.open(up.endGate)
+	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+		c.MaxBufferedBytes = 16 << 10
+	}, nil)
+	resp := post(t, r.URL, "/v1/messages", body, nil)
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("status %d, body %.300q", resp.StatusCode, out)
+	}
+	if !budgetFree(r.H) {
+		t.Fatal("the budget was not given back")
+	}
+}
