@@ -97,7 +97,7 @@ func BenchmarkValidate(b *testing.B) {
 			b.ReportAllocs()
 			spans := make([]span, 0, 256)
 			for b.Loop() {
-				if _, err := validate(body, spans[:0]); err != nil {
+				if _, err := validate(body, spans[:0], new([maxDepth]int32)); err != nil {
 					b.Fatal(err)
 				}
 			}

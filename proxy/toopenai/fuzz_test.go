@@ -26,7 +26,7 @@ func FuzzTranslate(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, verr := validate(body, nil)
+		_, verr := validate(body, nil, new([maxDepth]int32))
 		if (verr == nil) != json.Valid(body) {
 			var re *RequestError
 			deep := errors.As(verr, &re) && re.Message != "" && json.Valid(body)

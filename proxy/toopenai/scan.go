@@ -59,16 +59,15 @@ func (ix *index) end(b []byte, i int) int {
 // as strict as encoding/json.Valid (the fuzz test cross-checks), so every raw
 // value copied out of a validated body is valid JSON on its own.
 //
-// It is iterative (no recursion, a fixed stack) and records in spans where
+// It is iterative (no recursion; stack holds the open containers) and records in spans where
 // every container and string value (not key) of at least minSpan bytes
 // ends, sorted by where they open, so that later passes skip
 // large values in O(log n) instead of rescanning them at every nesting
 // level. Bodies of 2 GiB or more are rejected.
-func validate(b []byte, spans []span) ([]span, error) {
+func validate(b []byte, spans []span, stack *[maxDepth]int32) ([]span, error) {
 	if len(b) >= 1<<31-1 {
 		return spans, &RequestError{Field: "body", Message: "too large"}
 	}
-	var stack [maxDepth]int32 // slot in spans of each open container
 	depth := 0
 	i := skipWS(b, 0)
 	ok := true
