@@ -139,6 +139,25 @@ func (h *host) setProxy(cfg *engine.Config, key string) {
 // completes the TLS handshake, all within DialTimeout. Errors wrap
 // engine.ErrDial.
 func (h *host) dial(addr string) (net.Conn, error) {
+	// fasthttp dials on the request's goroutine, and the dial (the TLS
+	// handshake above all) runs deep call chains: the stack they grow would
+	// stay with that goroutine for the whole stream. On a goroutine of its
+	// own the grown stack is freed when the dial is done.
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := h.connect(addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.conn, r.err
+}
+
+// connect is dial's work.
+func (h *host) connect(addr string) (net.Conn, error) {
 	if h.proxyErr != nil {
 		return nil, fmt.Errorf("fasthttp: dial %s: %w: %w", addr, engine.ErrDial, h.proxyErr)
 	}
