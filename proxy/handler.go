@@ -110,6 +110,8 @@ type Handler struct {
 	topts    toopenai.Options
 
 	budget  bodyBudget
+	date    atomic.Pointer[dateStamp]
+	states  sync.Pool // *reqState
 	bufs    sync.Pool // *[]byte: request and translated bodies
 	evbufs  sync.Pool // *[]byte: outgoing event batches
 	streams sync.Pool // *toanthropic.Stream
@@ -248,43 +250,24 @@ func allowedMethod(route string) string {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rs := reqState{start: time.Now(), route: routeOf(r.URL.Path)}
+	// The request's state is pooled rather than in this frame, which lies
+	// under every other: a smaller frame keeps the goroutine's stack at
+	// 8 KB for the stream's life (see toopenai's scratch).
+	rs, _ := h.states.Get().(*reqState)
+	if rs == nil {
+		rs = new(reqState)
+	}
+	*rs = reqState{start: time.Now(), route: routeOf(r.URL.Path)}
+	defer h.states.Put(rs)
 	rs.id = h.requestID()
 	w.Header().Set("x-request-id", rs.id)
-	defer h.finish(&rs)
+	defer h.finish(rs)
 
-	if rs.route == routeOther {
-		h.fail(w, &rs, &apiError{Status: http.StatusNotFound, Type: errNotFound,
-			Message: "no route for " + r.Method + " " + r.URL.Path})
-		return
-	}
-	if m := allowedMethod(rs.route); r.Method != m && !(m == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", m)
-		h.fail(w, &rs, &apiError{Status: http.StatusMethodNotAllowed, Type: errInvalidRequest,
-			Message: "method " + r.Method + " not allowed on " + r.URL.Path + "; use " + m})
-		return
-	}
-	if rs.route == routeHealth {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok","engine":`+strconv.Quote(h.cfg.EngineName)+`,"version":`+strconv.Quote(h.cfg.Version)+`}`)
-		return
-	}
-	if !h.authorized(r) {
-		h.fail(w, &rs, &apiError{Status: http.StatusUnauthorized, Type: errAuthentication,
-			Message: "invalid or missing API key: send the key configured in PROXY_API_KEY as x-api-key or Authorization: Bearer"})
-		return
-	}
-	if rs.route == routeMetrics {
-		h.serveMetrics(w, r)
-		return
-	}
-	if h.stopCtx.Err() != nil {
-		h.fail(w, &rs, &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
-			Message: errShuttingDown.Error(), RetryAfter: "1"})
+	if !h.admit(w, r, rs) {
 		return
 	}
 	if release, ok := h.acquire(r.Context()); !ok {
-		h.fail(w, &rs, &apiError{Status: 529, Type: errOverloaded,
+		h.fail(w, rs, &apiError{Status: 529, Type: errOverloaded,
 			Message: "ccproxy is at MAX_CONCURRENT_REQUESTS; try again shortly", RetryAfter: "1"})
 		return
 	} else {
@@ -295,14 +278,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch rs.route {
 	case routeMessages:
-		h.serveMessages(w, r, &rs)
+		h.serveMessages(w, r, rs)
 	case routeCountTokens:
-		h.serveCountTokens(w, r, &rs)
+		h.serveCountTokens(w, r, rs)
 	case routeChat:
-		h.servePassthrough(w, r, &rs, http.MethodPost, h.chatURL)
+		h.servePassthrough(w, r, rs, http.MethodPost, h.chatURL)
 	case routeModels:
-		h.servePassthrough(w, r, &rs, http.MethodGet, h.modelURL)
+		h.servePassthrough(w, r, rs, http.MethodGet, h.modelURL)
 	}
+}
+
+// admit answers what needs no upstream (unknown routes, wrong methods,
+// /health, bad credentials, /v1/metrics, a stopping proxy) and reports
+// whether the request goes on. It is a function of its own so that its
+// error values are not in ServeHTTP's frame, which is under every request.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rs *reqState) bool {
+	if rs.route == routeOther {
+		h.fail(w, rs, &apiError{Status: http.StatusNotFound, Type: errNotFound,
+			Message: "no route for " + r.Method + " " + r.URL.Path})
+		return false
+	}
+	if m := allowedMethod(rs.route); r.Method != m && !(m == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", m)
+		h.fail(w, rs, &apiError{Status: http.StatusMethodNotAllowed, Type: errInvalidRequest,
+			Message: "method " + r.Method + " not allowed on " + r.URL.Path + "; use " + m})
+		return false
+	}
+	if rs.route == routeHealth {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok","engine":`+strconv.Quote(h.cfg.EngineName)+`,"version":`+strconv.Quote(h.cfg.Version)+`}`)
+		return false
+	}
+	if !h.authorized(r) {
+		h.fail(w, rs, &apiError{Status: http.StatusUnauthorized, Type: errAuthentication,
+			Message: "invalid or missing API key: send the key configured in PROXY_API_KEY as x-api-key or Authorization: Bearer"})
+		return false
+	}
+	if rs.route == routeMetrics {
+		h.serveMetrics(w, r)
+		return false
+	}
+	if h.stopCtx.Err() != nil {
+		h.fail(w, rs, &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
+			Message: errShuttingDown.Error(), RetryAfter: "1"})
+		return false
+	}
+	return true
 }
 
 func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -382,6 +403,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
+			// Closed after its end, the body is known to net/http as done:
+			// the response's first write then skips discarding the rest of
+			// it (a pooled-buffer copy run under the handler's deep frames).
+			r.Body.Close()
 			return buf, nil
 		}
 		if err != nil {

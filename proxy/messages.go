@@ -18,8 +18,31 @@ import (
 // maxUnaryResponse bounds a non-streamed upstream answer.
 const maxUnaryResponse = 64 << 20
 
-// serveMessages handles POST /v1/messages.
+// serveMessages handles POST /v1/messages: send, then answer. The two are
+// separate calls so that the first one's frame (the body, its translation,
+// the upstream request) is off the stack while the answer streams: the
+// connection's goroutine then keeps an 8 KB stack for the stream's life,
+// where one frame more made it 16 KB.
 func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqState) {
+	ctx, cancel, resp, cfg, stream := h.sendMessages(w, r, rs)
+	if resp == nil {
+		return
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	if stream {
+		h.streamMessages(ctx, cancel, w, rs, resp, &cfg)
+		return
+	}
+	h.unaryMessage(w, rs, resp, &cfg)
+}
+
+// sendMessages reads and translates the request and sends it upstream. It
+// returns the upstream's response, the context to cancel when done with it
+// and what the answer needs; a nil response means the error has been
+// answered.
+func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqState) (
+	ctx context.Context, cancel context.CancelFunc, resp *engine.Response, cfg toanthropic.Config, stream bool) {
 	// Buffers live only as long as needed, so an open stream holds no
 	// request-sized memory: the client's body until it is translated, the
 	// translated body until the upstream has answered (retries re-send it).
@@ -53,28 +76,23 @@ func (h *Handler) serveMessages(w http.ResponseWriter, r *http.Request, rs *reqS
 	}
 
 	h.traceBody(rs, "upstream request body", upBody)
-	ctx, cancel := h.requestContext(r.Context(), info.Stream)
-	defer cancel()
+	ctx, cancel = h.requestContext(r.Context(), info.Stream)
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
 	rs.upstreamStart = time.Since(rs.start)
-	resp, err := h.send(ctx, &req, &rs.at)
+	resp, err = h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
 	h.putBuf(out, upBody)
 	h.unreserve(rs, -1)
 	if err != nil {
+		cancel()
 		h.failSend(w, rs, err)
-		return
+		return nil, nil, nil, cfg, false
 	}
-	defer resp.Body.Close()
 	rs.upstreamID = resp.Header.Get("x-request-id")
 	rs.encoding = resp.Decoded
-	cfg := toanthropic.Config{Model: info.Model, InputTokens: info.InputTokensEstimate,
+	cfg = toanthropic.Config{Model: info.Model, InputTokens: info.InputTokensEstimate,
 		Thinking: info.Thinking, StopSequences: info.StopSequences}
-	if info.Stream {
-		h.streamMessages(ctx, cancel, w, rs, resp, &cfg)
-		return
-	}
-	h.unaryMessage(w, rs, resp, &cfg)
+	return ctx, cancel, resp, cfg, info.Stream
 }
 
 // requestContext derives the upstream request's context: cancelled when
@@ -156,6 +174,26 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 
 // setOverhead tells the client what ccproxy itself cost: the time spent
 // outside the upstream, as x-ccproxy-overhead-us and Server-Timing.
+// setDate sets the Date header net/http would add, from a value formatted
+// once a second: net/http formats it on the response's first write, deep
+// under the handler's frames, where the formatting alone grew the
+// goroutine's stack past 8 KB for the whole stream.
+func (h *Handler) setDate(hd http.Header) {
+	now := time.Now()
+	d := h.date.Load()
+	if d == nil || d.sec != now.Unix() {
+		d = &dateStamp{sec: now.Unix(), val: []string{now.UTC().Format(http.TimeFormat)}}
+		h.date.Store(d)
+	}
+	hd["Date"] = d.val
+}
+
+// dateStamp is a formatted Date header and the second it names.
+type dateStamp struct {
+	sec int64
+	val []string // shared by responses: never modified
+}
+
 func setOverhead(hd http.Header, d time.Duration) {
 	var buf [64]byte
 	us := strconv.AppendInt(buf[:0], int64(d/time.Microsecond), 10)

@@ -39,6 +39,10 @@ func TestStreamFirstTurn(t *testing.T) {
 					resp.Header.Get("Server-Timing") == "" || resp.Header.Get("x-ccproxy-overhead-us") == "" {
 					t.Fatalf("headers: %v", resp.Header)
 				}
+				// Date is ccproxy's own (formatted once a second), as net/http would send it.
+				if d, err := http.ParseTime(resp.Header.Get("Date")); err != nil || time.Since(d) > time.Minute || time.Until(d) > time.Minute || len(resp.Header.Values("Date")) != 1 {
+					t.Fatalf("Date %q: %v", resp.Header.Values("Date"), err)
+				}
 				evs := readEvents(t, resp.Body)
 				data := checkGrammar(t, evs)
 				if m := data[0]["message"].(map[string]any); m["model"] != "claude-opus-5-5" {

@@ -146,6 +146,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
+	h.setDate(hd)
 	// Headers leave with message_start: the overhead they report is the
 	// part spent before the first byte.
 	setOverhead(hd, rs.upstreamStart+time.Since(rs.start)-rs.headAt)

@@ -199,30 +199,50 @@ func (t *translator) appendUser(dst, content []byte) []byte {
 	dst = append(dst, '[')
 	n := 0
 	if media > 0 {
-		it = indexed(content, t.ix)
-		for _, v, ok := it.next(); ok; _, v, ok = it.next() {
-			b := t.parseBlock(v)
-			if b.kind != kindToolResult || !isArray(b.content) {
+		dst, n = t.appendToolMedia(dst, content)
+	}
+	dst = t.appendParts(dst, content, n)
+	return append(dst, "]}"...)
+}
+
+// The loops over a user turn's blocks are separate functions so that only
+// one block value is on the stack at a time: the translation runs on the
+// connection's goroutine, and a stack it grows stays grown for the stream
+// that follows.
+
+// appendToolMedia writes the images and documents found inside the
+// tool_result blocks of content as parts, and returns how many it wrote.
+func (t *translator) appendToolMedia(dst, content []byte) ([]byte, int) {
+	n := 0
+	it := indexed(content, t.ix)
+	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
+		b := t.parseBlock(v)
+		if b.kind != kindToolResult || !isArray(b.content) {
+			continue
+		}
+		ci := indexed(b.content, t.ix)
+		for _, c, ok := ci.next(); ok; _, c, ok = ci.next() {
+			if !isObject(c) {
 				continue
 			}
-			ci := indexed(b.content, t.ix)
-			for _, c, ok := ci.next(); ok; _, c, ok = ci.next() {
-				if !isObject(c) {
-					continue
-				}
-				cb := t.parseBlock(c)
-				if cb.kind != kindImage && cb.kind != kindDocument {
-					continue
-				}
-				if n > 0 {
-					dst = append(dst, ',')
-				}
-				dst = t.appendMediaPart(dst, &cb)
-				n++
+			cb := t.parseBlock(c)
+			if cb.kind != kindImage && cb.kind != kindDocument {
+				continue
 			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = t.appendMediaPart(dst, &cb)
+			n++
 		}
 	}
-	it = indexed(content, t.ix)
+	return dst, n
+}
+
+// appendParts writes the blocks of content other than tool results and
+// thinking as parts, after n parts already written.
+func (t *translator) appendParts(dst, content []byte, n int) []byte {
+	it := indexed(content, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		b := t.parseBlock(v)
 		switch b.kind {
@@ -239,7 +259,7 @@ func (t *translator) appendUser(dst, content []byte) []byte {
 		}
 		n++
 	}
-	return append(dst, "]}"...)
+	return dst
 }
 
 // appendToolMessage writes a tool_result as a role "tool" message; images
