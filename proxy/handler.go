@@ -257,7 +257,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rs == nil {
 		rs = new(reqState)
 	}
-	*rs = reqState{start: time.Now(), route: routeOf(r.URL.Path)}
+	*rs = reqState{} // assigned field by field: a literal is built in this frame first
+	rs.start, rs.route = time.Now(), routeOf(r.URL.Path)
 	defer h.states.Put(rs)
 	rs.id = h.requestID()
 	w.Header().Set("x-request-id", rs.id)
@@ -266,12 +267,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.admit(w, r, rs) {
 		return
 	}
-	if release, ok := h.acquire(r.Context()); !ok {
-		h.fail(w, rs, &apiError{Status: 529, Type: errOverloaded,
-			Message: "ccproxy is at MAX_CONCURRENT_REQUESTS; try again shortly", RetryAfter: "1"})
-		return
-	} else {
-		defer release()
+	if h.slots != nil {
+		if !h.takeSlot(w, r, rs) {
+			return
+		}
+		defer h.releaseSlot()
 	}
 	if h.metrics != nil {
 		defer h.metrics.RequestStarted()()
@@ -361,26 +361,25 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return ok == 1
 }
 
-// acquire takes a concurrency slot, waiting up to QueueTimeout.
-func (h *Handler) acquire(ctx context.Context) (release func(), ok bool) {
-	if h.slots == nil {
-		return func() {}, true
-	}
+// takeSlot takes a concurrency slot (MAX_CONCURRENT_REQUESTS), waiting up
+// to QueueTimeout; when it reports false the 529 has been sent.
+func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState) bool {
 	select {
 	case h.slots <- struct{}{}:
-		return h.releaseSlot, true
+		return true
 	default:
 	}
 	t := time.NewTimer(h.cfg.QueueTimeout)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
-		return h.releaseSlot, true
+		return true
 	case <-t.C:
-		return nil, false
-	case <-ctx.Done():
-		return nil, false
+	case <-r.Context().Done():
 	}
+	h.fail(w, rs, &apiError{Status: 529, Type: errOverloaded,
+		Message: "ccproxy is at MAX_CONCURRENT_REQUESTS; try again shortly", RetryAfter: "1"})
+	return false
 }
 
 func (h *Handler) releaseSlot() { <-h.slots }
