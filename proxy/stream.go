@@ -160,10 +160,14 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	sw.flusher, _ = w.(http.Flusher)
 	st := h.getStream(cfg)
 	defer h.putStream(st)
-	ob := h.getEventBuf()
 	sw.start = st.Start(sw.startBuf[:0])
-	out := (*ob)[:0]
-	defer func() { h.putEventBuf(ob, out) }()
+	// The outgoing events' buffer is taken for each batch and given back
+	// once it is written (the writer copies): a stream waiting for the
+	// upstream holds none.
+	var (
+		ob  *[]byte
+		out []byte
+	)
 	sw.mu.Lock() // onPing must see sw.ping set, however short the delay
 	sw.ping = time.AfterFunc(startDelay, sw.onPing)
 	sw.mu.Unlock()
@@ -189,7 +193,8 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		sw.ping.Reset(sw.interval)
 		// Translate this event and any others that arrived with it (no
 		// read, no wait), then send them in one write and one flush.
-		out = out[:0]
+		ob = h.getEventBuf()
+		out = (*ob)[:0]
 		for {
 			out, err = st.Event(out, rd.Data())
 			if err != nil || st.Done() || !rd.NextBuffered() {
@@ -210,6 +215,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		case len(out) > 0 || first:
 			werr = sw.write(out)
 		}
+		h.putEventBuf(ob, out)
 		first = false
 		if rs.ttft == 0 && st.ContentStarted() {
 			rs.ttft = time.Since(rs.start)
@@ -237,8 +243,10 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		}
 	}
 	if !st.Done() {
-		out = st.Finish(out[:0], err)
+		ob = h.getEventBuf()
+		out = st.Finish((*ob)[:0], err)
 		sw.end(out, true)
+		h.putEventBuf(ob, out)
 	} else if werr == nil && !drained {
 		// The Anthropic stream is complete (normally, or after an error
 		// object the upstream sent): read the upstream body to its end so
