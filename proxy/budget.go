@@ -27,8 +27,14 @@ func newBodyBudget(size int64) bodyBudget {
 }
 
 // bodyWeight is what one buffer for a body of length n holds: the pooled
-// buffers start at 64 KB, and an unknown length (-1) is counted as that.
-func bodyWeight(n int64) int64 { return max(n, 64<<10) }
+// buffer getBuf(n) returns (an unknown length, -1, takes a large one), or
+// the body itself if larger.
+func bodyWeight(n int64) int64 {
+	if n >= 0 && n < smallBuf {
+		return smallBuf
+	}
+	return max(n, largeBuf)
+}
 
 // reserve takes n bytes of the budget for rs (at most the whole budget, so
 // a body larger than it runs alone), waiting up to QueueTimeout. When it

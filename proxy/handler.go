@@ -112,7 +112,8 @@ type Handler struct {
 	budget  bodyBudget
 	date    atomic.Pointer[dateStamp]
 	states  sync.Pool // *reqState
-	bufs    sync.Pool // *[]byte: request and translated bodies
+	bufs      sync.Pool // *[]byte of largeBuf or more: request and translated bodies
+	smallBufs sync.Pool // *[]byte of smallBuf or more
 	evbufs  sync.Pool // *[]byte: outgoing event batches
 	streams sync.Pool // *toanthropic.Stream
 	readers sync.Pool // *sse.Reader
@@ -424,23 +425,40 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 // huge request does not pin memory.
 const maxPooledBuf = 1 << 20
 
-// getBuf returns a byte buffer from the handler's pool (request bodies,
-// translated bodies, event batches).
-func (h *Handler) getBuf() *[]byte {
-	if b, ok := h.bufs.Get().(*[]byte); ok {
+// Byte buffers come in two size classes, each pooled: small ones for
+// bodies under smallBuf bytes (most OpenAI passthrough requests) and for
+// the passthrough copy loop, large ones (largeBuf and up) for Claude Code
+// turns and anything of unknown size.
+const (
+	smallBuf = 4 << 10
+	largeBuf = 64 << 10
+)
+
+// getBuf returns a pooled byte buffer for about n bytes (n < 0: unknown).
+func (h *Handler) getBuf(n int64) *[]byte {
+	pool, size := &h.bufs, largeBuf
+	if n >= 0 && n < smallBuf {
+		pool, size = &h.smallBufs, smallBuf
+	}
+	if b, ok := pool.Get().(*[]byte); ok {
 		return b
 	}
-	b := make([]byte, 0, 64<<10)
+	b := make([]byte, 0, size)
 	return &b
 }
 
-// putBuf returns b to the pool, keeping data's (possibly grown) storage.
+// putBuf returns b to its pool, keeping data's (possibly grown) storage.
 func (h *Handler) putBuf(b *[]byte, data []byte) {
-	if cap(data) > maxPooledBuf {
+	c := cap(data)
+	if c > maxPooledBuf || c < smallBuf {
 		return
 	}
 	*b = data[:0]
-	h.bufs.Put(b)
+	if c >= largeBuf {
+		h.bufs.Put(b)
+	} else {
+		h.smallBufs.Put(b)
+	}
 }
 
 // requestLogOn reports whether l writes info lines, the level of the

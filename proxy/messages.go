@@ -50,7 +50,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	if !h.reserveBody(w, r, rs, 2) {
 		return
 	}
-	in := h.getBuf()
+	in := h.getBuf(r.ContentLength)
 	body, aerr := h.readBody(w, r, (*in)[:0])
 	rs.bytesIn = int64(len(body))
 	if aerr != nil {
@@ -58,7 +58,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 		h.fail(w, rs, aerr)
 		return
 	}
-	out := h.getBuf()
+	out := h.getBuf(r.ContentLength) // a translation is about the size of its source
 	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
 	h.traceBody(rs, "client request body", body)
@@ -145,7 +145,7 @@ func (h *Handler) failSend(w http.ResponseWriter, rs *reqState, err error) {
 // unaryMessage converts a complete chat.completion into an Anthropic
 // message.
 func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine.Response, cfg *toanthropic.Config) {
-	in := h.getBuf()
+	in := h.getBuf(-1)
 	data, err := readAllInto((*in)[:0], resp.Body, maxUnaryResponse)
 	defer h.putBuf(in, data)
 	rs.upstreamDone = time.Since(rs.start)
@@ -155,7 +155,7 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "reading upstream response: " + err.Error()})
 		return
 	}
-	out := h.getBuf()
+	out := h.getBuf(-1)
 	msg, usage, stop, err := toanthropic.Message((*out)[:0], data, *cfg)
 	defer func() { h.putBuf(out, msg) }()
 	if err != nil {
@@ -234,7 +234,7 @@ func readAllInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
 // MaxRequestBytes and nested no deeper than maxJSONDepth. When ok is false
 // the error has been sent. The caller releases in with putBuf.
 func (h *Handler) readBoundedBody(w http.ResponseWriter, r *http.Request, rs *reqState) (in *[]byte, body []byte, ok bool) {
-	in = h.getBuf()
+	in = h.getBuf(r.ContentLength)
 	body, aerr := h.readBody(w, r, (*in)[:0])
 	rs.bytesIn = int64(len(body))
 	if aerr == nil {

@@ -117,7 +117,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	w.WriteHeader(resp.StatusCode)
 	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout}
 	sw.flusher, _ = w.(http.Flusher)
-	bp := h.getBuf()
+	bp := h.getBuf(0) // reads come from the engine's buffer a few KB at a time
 	buf := (*bp)[:cap(*bp)]
 	defer h.putBuf(bp, buf)
 	var rerr error
