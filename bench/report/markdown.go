@@ -80,7 +80,7 @@ func (r *Report) Markdown() string {
 		}
 	}
 	if len(r.Profiles) > 0 {
-		b.WriteString("\nCPU profiles of runs that missed a target (`go tool pprof -top <file>`):\n\n")
+		b.WriteString("\nProfiles of runs that missed a target (`go tool pprof -top <file>`; `*.pprof`: CPU, `*-memory.heap.pprof`: the heap with the streams open, `-sample_index=inuse_space`):\n\n")
 		for _, p := range r.Profiles {
 			fmt.Fprintf(&b, "- `%s`\n", p)
 		}

@@ -27,7 +27,8 @@ type Report struct {
 	Distributions []Distribution `json:"distributions"`
 	// Targets are the pass/fail checks against the issue's targets.
 	Targets []Target `json:"targets"`
-	// Profiles lists CPU profiles collected for missed targets.
+	// Profiles lists the profiles (CPU, or heap for the memory target)
+	// collected for missed targets.
 	Profiles []string `json:"profiles,omitempty"`
 	// Notes are free-text lines printed under the table.
 	Notes []string `json:"notes,omitempty"`

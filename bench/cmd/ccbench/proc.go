@@ -71,15 +71,25 @@ func (p *proxyProc) logTail() string { return p.LogTail(2000) }
 // Profile fetches a CPU profile of seconds from the process's pprof
 // endpoint into path.
 func (p *proxyProc) Profile(ctx context.Context, seconds int, path string) error {
+	return p.fetchProfile(ctx, fmt.Sprintf("profile?seconds=%d", seconds), time.Duration(seconds+30)*time.Second, path)
+}
+
+// HeapProfile fetches a heap profile (as of the last garbage collection)
+// from the process's pprof endpoint into path.
+func (p *proxyProc) HeapProfile(ctx context.Context, path string) error {
+	return p.fetchProfile(ctx, "heap", 30*time.Second, path)
+}
+
+func (p *proxyProc) fetchProfile(ctx context.Context, query string, timeout time.Duration, path string) error {
 	if p.PprofAddr == "" {
 		return errors.New("pprof not enabled")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.PprofAddr, seconds), nil)
+		fmt.Sprintf("http://%s/debug/pprof/%s", p.PprofAddr, query), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Timeout: time.Duration(seconds+30) * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return fmt.Errorf("fetch profile: %w", err)
 	}

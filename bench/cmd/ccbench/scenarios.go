@@ -239,6 +239,22 @@ func (h *harness) profile(ctx context.Context, c benchConfig, r *configResult, c
 	h.prog.Printf("  %-12s missed a %s target: CPU profile in %s\n", c.Name, name, rel)
 }
 
+// heapProfile saves ccproxy's heap profile while the memory scenario's
+// streams are open (the target was missed at that sample). The profile is
+// as of the last garbage collection, which the fetch does not force.
+func (h *harness) heapProfile(ctx context.Context, c benchConfig, r *configResult) {
+	rel := filepath.Join(h.o.out, c.Name+"-memory.heap.pprof")
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(h.root, rel)
+	}
+	if err := r.proc.HeapProfile(ctx, path); err != nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: heap profile: %v", c.Name, err))
+		return
+	}
+	h.rep.Profiles = append(h.rep.Profiles, rel)
+}
+
 // streamScenario measures time to first token and the gaps between events
 // with an upstream that takes ttft-delay to its first chunk and
 // chunk-interval between chunks.
@@ -353,6 +369,9 @@ loop:
 				peak = max(peak, rss)
 				if early == 0 {
 					early = rss
+					if h.o.pprof && float64(rss)/(1<<20) > targetStreamsRSS && n == 1000 {
+						h.heapProfile(ctx, c, r)
+					}
 				}
 				late = rss
 			}
