@@ -36,15 +36,18 @@ func bodyWeight(n int64) int64 {
 	return max(n, largeBuf)
 }
 
-// reserve takes n bytes of the budget for rs (at most the whole budget, so
-// a body larger than it runs alone), waiting up to QueueTimeout. When it
-// returns an error the request must not read its body.
+// reserve takes n bytes more of the budget for rs (rs holds at most the
+// whole budget, so a body larger than it runs alone), waiting up to
+// QueueTimeout. When it returns an error the request must not read (more
+// of) its body.
 func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError {
 	b := &h.budget
 	if b.sem == nil {
 		return nil
 	}
-	n = min(n, b.size)
+	if n = min(n, b.size-rs.reserved); n <= 0 {
+		return nil
+	}
 	if !b.sem.TryAcquire(n) {
 		wctx, cancel := context.WithTimeout(ctx, h.cfg.QueueTimeout)
 		err := b.sem.Acquire(wctx, n)
@@ -91,4 +94,19 @@ func (h *Handler) reserveBody(w http.ResponseWriter, r *http.Request, rs *reqSta
 	}
 	h.fail(w, rs, aerr)
 	return false
+}
+
+// growBody returns buf with room for more of r's body. A body of unknown
+// length (the only kind that outgrows its buffer: a known one is read into
+// a buffer of its size) makes rs hold its grown buffer's size for each of
+// the bufs buffers the request will hold, as one with a Content-Length
+// does from the start: reserveBody counted only one large buffer each.
+func (h *Handler) growBody(r *http.Request, rs *reqState, buf []byte, bufs int64) ([]byte, *apiError) {
+	grown := append(buf, 0)[:len(buf)]
+	if need := bufs*int64(cap(grown)) - rs.reserved; need > 0 {
+		if aerr := h.reserve(r.Context(), rs, need); aerr != nil {
+			return buf, aerr
+		}
+	}
+	return grown, nil
 }

@@ -210,3 +210,68 @@ func TestBodyBudgetLargeBody(t *testing.T) {
 		t.Fatal("the budget was not given back")
 	}
 }
+
+// TestBodyBudgetUnknownLength: a body sent without Content-Length
+// (chunked) counts what it grows to, not one buffer's worth: while a
+// 400 KB chunked turn waits for the upstream's head, holding its 400 KB
+// translation, a 350 KB turn does not fit in a 1 MiB budget and gets 529
+// without reaching the upstream. A chunked body larger than the whole
+// budget still runs (alone), and the budget is all given back.
+func TestBodyBudgetUnknownLength(t *testing.T) {
+	turn := func(n int) string {
+		return `{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"` +
+			strings.Repeat("x", n) + `"}]}`
+	}
+	chunked := func(url, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", io.NopCloser(strings.NewReader(body)))
+		req.ContentLength = -1 // sent chunked
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return resp
+	}
+	up := newGatedUpstream(t)
+	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+		c.MaxBufferedBytes = 1 << 20
+		c.QueueTimeout = 100 * time.Millisecond
+	}, nil)
+	t.Cleanup(func() { up.open(up.headGate); up.open(up.endGate) }) // before the proxy's server closes
+
+	firstc := make(chan *http.Response, 1)
+	go func() { firstc <- chunked(r.URL, turn(400<<10)) }()
+	for up.seen.Load() == 0 {
+		time.Sleep(time.Millisecond) // the first request reaches the upstream
+	}
+	second := post(t, r.URL, "/v1/messages", []byte(turn(350<<10)), nil)
+	wantOverloaded(t, second, 529)
+	if n := up.seen.Load(); n != 1 {
+		t.Fatalf("upstream saw %d requests while a chunked body held most of the budget, want 1", n)
+	}
+
+	up.open(up.headGate)
+	up.open(up.endGate)
+	first := <-firstc
+	if first == nil {
+		t.FailNow()
+	}
+	out, _ := io.ReadAll(first.Body)
+	first.Body.Close()
+	if first.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("first: status %d, body %.300q", first.StatusCode, out)
+	}
+	alone := chunked(r.URL, turn(1500<<10))
+	if alone == nil {
+		t.FailNow()
+	}
+	out, _ = io.ReadAll(alone.Body)
+	alone.Body.Close()
+	if alone.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("chunked body larger than the budget: status %d, body %.300q", alone.StatusCode, out)
+	}
+	if !budgetFree(r.H) {
+		t.Fatal("the budget was not given back")
+	}
+}

@@ -109,16 +109,16 @@ type Handler struct {
 	quietEnd bool
 	topts    toopenai.Options
 
-	budget  bodyBudget
-	date    atomic.Pointer[dateStamp]
-	states  sync.Pool // *reqState
+	budget    bodyBudget
+	date      atomic.Pointer[dateStamp]
+	states    sync.Pool // *reqState
 	bufs      sync.Pool // *[]byte of largeBuf or more: request and translated bodies
 	smallBufs sync.Pool // *[]byte of smallBuf or more
-	evbufs  sync.Pool // *[]byte: outgoing event batches
-	streams sync.Pool // *toanthropic.Stream
-	readers sync.Pool // *sse.Reader
-	reqSeq  atomic.Uint64
-	reqBase string
+	evbufs    sync.Pool // *[]byte: outgoing event batches
+	streams   sync.Pool // *toanthropic.Stream
+	readers   sync.Pool // *sse.Reader
+	reqSeq    atomic.Uint64
+	reqBase   string
 	// stopCtx is cancelled by Stop: running streams end, new requests are
 	// refused.
 	stopCtx  context.Context
@@ -386,8 +386,9 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 func (h *Handler) releaseSlot() { <-h.slots }
 
 // readBody reads the request body into a pooled buffer, enforcing
-// MaxRequestBytes.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, *apiError) {
+// MaxRequestBytes. A body that outgrows buf takes more of the body budget,
+// for each of the bufs buffers the request holds (see growBody).
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState, buf []byte, bufs int64) ([]byte, *apiError) {
 	if r.ContentLength > h.cfg.MaxRequestBytes {
 		return buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: errRequestTooLarge,
 			Message: "request body exceeds " + strconv.FormatInt(h.cfg.MaxRequestBytes, 10) + " bytes (MAX_REQUEST_BYTES)"}
@@ -398,7 +399,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			var aerr *apiError
+			if buf, aerr = h.growBody(r, rs, buf, bufs); aerr != nil {
+				return buf, aerr
+			}
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

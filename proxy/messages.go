@@ -51,7 +51,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 		return
 	}
 	in := h.getBuf(r.ContentLength)
-	body, aerr := h.readBody(w, r, (*in)[:0])
+	body, aerr := h.readBody(w, r, rs, (*in)[:0], 2)
 	rs.bytesIn = int64(len(body))
 	if aerr != nil {
 		h.putBuf(in, body)
@@ -172,8 +172,6 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	rs.bytesOut = int64(n)
 }
 
-// setOverhead tells the client what ccproxy itself cost: the time spent
-// outside the upstream, as x-ccproxy-overhead-us and Server-Timing.
 // setDate sets the Date header net/http would add, from a value formatted
 // once a second: net/http formats it on the response's first write, deep
 // under the handler's frames, where the formatting alone grew the
@@ -194,6 +192,8 @@ type dateStamp struct {
 	val []string // shared by responses: never modified
 }
 
+// setOverhead tells the client what ccproxy itself cost: the time spent
+// outside the upstream, as x-ccproxy-overhead-us and Server-Timing.
 func setOverhead(hd http.Header, d time.Duration) {
 	var buf [64]byte
 	us := strconv.AppendInt(buf[:0], int64(d/time.Microsecond), 10)
@@ -235,7 +235,7 @@ func readAllInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
 // the error has been sent. The caller releases in with putBuf.
 func (h *Handler) readBoundedBody(w http.ResponseWriter, r *http.Request, rs *reqState) (in *[]byte, body []byte, ok bool) {
 	in = h.getBuf(r.ContentLength)
-	body, aerr := h.readBody(w, r, (*in)[:0])
+	body, aerr := h.readBody(w, r, rs, (*in)[:0], 1)
 	rs.bytesIn = int64(len(body))
 	if aerr == nil {
 		aerr = checkDepth(body)
