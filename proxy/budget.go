@@ -49,6 +49,9 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 		return nil
 	}
 	if !b.sem.TryAcquire(n) {
+		if h.metrics != nil {
+			h.metrics.BufferWait()
+		}
 		wctx, cancel := context.WithTimeout(ctx, h.cfg.QueueTimeout)
 		err := b.sem.Acquire(wctx, n)
 		cancel()
@@ -62,6 +65,9 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 		}
 	}
 	rs.reserved += n
+	if h.metrics != nil {
+		h.metrics.Buffered(n)
+	}
 	return nil
 }
 
@@ -75,6 +81,9 @@ func (h *Handler) unreserve(rs *reqState, n int64) {
 		n = rs.reserved
 	}
 	rs.reserved -= n
+	if h.metrics != nil {
+		h.metrics.Buffered(-n) // first: a free budget always reads as such
+	}
 	h.budget.sem.Release(n)
 }
 

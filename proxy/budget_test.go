@@ -103,6 +103,9 @@ func TestBodyBudget(t *testing.T) {
 				if n := up.seen.Load(); n != 1 {
 					t.Fatalf("upstream saw %d requests while the budget was spent, want 1", n)
 				}
+				if s := r.Metrics.Snapshot().Requests; s.BufferWaits != 1 || s.BufferedBytes <= 0 {
+					t.Fatalf("metrics: buffer_waits %d, buffered_bytes %d; want 1 and the first request's share", s.BufferWaits, s.BufferedBytes)
+				}
 
 				up.open(up.headGate)
 				first := <-firstc
@@ -127,6 +130,9 @@ func TestBodyBudget(t *testing.T) {
 				first.Body.Close()
 				if !budgetFree(r.H) {
 					t.Fatal("the budget was not given back")
+				}
+				if b := r.Metrics.Snapshot().Requests.BufferedBytes; b != 0 {
+					t.Fatalf("metrics: buffered_bytes %d after every request, want 0", b)
 				}
 			})
 		}

@@ -29,9 +29,14 @@ type Snapshot struct {
 
 // RequestStats counts finished requests by label, plus current gauges.
 type RequestStats struct {
-	Total            int64            `json:"total"`
-	InFlight         int64            `json:"in_flight"`
-	OpenStreams      int64            `json:"open_streams"`
+	Total       int64 `json:"total"`
+	InFlight    int64 `json:"in_flight"`
+	OpenStreams int64 `json:"open_streams"`
+	// BufferedBytes are the request-body bytes held against
+	// MAX_BUFFERED_BYTES now; BufferWaits the requests that had to wait
+	// for their share (some of them then got 529).
+	BufferedBytes    int64            `json:"buffered_bytes"`
+	BufferWaits      int64            `json:"buffer_waits"`
 	Streamed         int64            `json:"streamed"`
 	ByRoute          map[string]int64 `json:"by_route"`
 	ByStatus         map[string]int64 `json:"by_status"`
@@ -180,6 +185,8 @@ func (m *Metrics) Snapshot() *Snapshot {
 	rs := &s.Requests
 	rs.InFlight = m.inFlight.Load()
 	rs.OpenStreams = m.openStreams.Load()
+	rs.BufferedBytes = m.buffered.Load()
+	rs.BufferWaits = m.bufferWaits.Load()
 	rs.ByRoute = map[string]int64{}
 	rs.ByStatus = map[string]int64{}
 	rs.ByRequestedModel = map[string]int64{}

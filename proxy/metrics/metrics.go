@@ -92,6 +92,8 @@ type Metrics struct {
 
 	inFlight     atomic.Int64
 	openStreams  atomic.Int64
+	buffered     atomic.Int64 // request-body bytes held against the body budget
+	bufferWaits  atomic.Int64 // requests that waited for the body budget
 	errors       [numErrorTypes]atomic.Int64
 	retries      [numRetryCauses]atomic.Int64
 	retriesSum   atomic.Int64 // sum of Request.Retries
@@ -209,6 +211,14 @@ func (m *Metrics) StreamOpened() { m.openStreams.Add(1) }
 
 // StreamClosed ends a stream counted by StreamOpened.
 func (m *Metrics) StreamClosed() { m.openStreams.Add(-1) }
+
+// Buffered adds delta (negative when given back) to the request-body bytes
+// held against the body budget (MAX_BUFFERED_BYTES).
+func (m *Metrics) Buffered(delta int64) { m.buffered.Add(delta) }
+
+// BufferWait counts a request that found the body budget spent and had to
+// wait for its share.
+func (m *Metrics) BufferWait() { m.bufferWaits.Add(1) }
 
 // Retry counts one upstream retry. cause is one of "status_429",
 // "status_5xx", "connect", "timeout", "stale_conn", "pool_timeout"; any

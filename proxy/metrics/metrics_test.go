@@ -63,6 +63,9 @@ func observeFixture(m *Metrics) {
 	m.StreamOpened()
 	m.StreamOpened()
 	m.StreamClosed()
+	m.Buffered(128 << 10)
+	m.Buffered(-64 << 10)
+	m.BufferWait()
 	m.RequestStarted()
 	done := m.RequestStarted()
 	m.RequestStarted()
@@ -130,6 +133,9 @@ func TestJSONSnapshot(t *testing.T) {
 	r := s.Requests
 	if r.Total != 104 || r.Streamed != 100 || r.InFlight != 2 || r.OpenStreams != 1 {
 		t.Errorf("total/streamed/in_flight/open_streams = %d/%d/%d/%d, want 104/100/2/1", r.Total, r.Streamed, r.InFlight, r.OpenStreams)
+	}
+	if r.BufferedBytes != 64<<10 || r.BufferWaits != 1 {
+		t.Errorf("buffered_bytes/buffer_waits = %d/%d, want %d/1", r.BufferedBytes, r.BufferWaits, 64<<10)
 	}
 	wantCounts(t, "by_route", r.ByRoute, map[string]int64{"messages": 101, "count_tokens": 1, "chat_completions": 1, "other": 1})
 	wantCounts(t, "by_status", r.ByStatus, map[string]int64{"200": 101, "429": 1, "400": 1, "other": 1})

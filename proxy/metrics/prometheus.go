@@ -29,6 +29,10 @@ var (
 		"Client requests being served.", nil, nil)
 	descOpenStreams = prometheus.NewDesc("ccproxy_open_streams",
 		"Client SSE streams currently open.", nil, nil)
+	descBuffered = prometheus.NewDesc("ccproxy_buffered_request_bytes",
+		"Request-body bytes held against MAX_BUFFERED_BYTES.", nil, nil)
+	descBufferWaits = prometheus.NewDesc("ccproxy_buffer_waits_total",
+		"Requests that found MAX_BUFFERED_BYTES spent and waited for their share.", nil, nil)
 	descErrors = prometheus.NewDesc("ccproxy_errors_total",
 		"Error responses by Anthropic error type.", []string{"type"}, nil)
 	descDuration = prometheus.NewDesc("ccproxy_request_duration_seconds",
@@ -108,6 +112,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descInFlight, float64(m.inFlight.Load()))
 	gauge(descOpenStreams, float64(m.openStreams.Load()))
+	gauge(descBuffered, float64(m.buffered.Load()))
+	counter(descBufferWaits, float64(m.bufferWaits.Load()))
 	for i := range m.errors {
 		counter(descErrors, float64(m.errors[i].Load()), errorTypeNames[i])
 	}

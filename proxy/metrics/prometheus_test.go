@@ -100,6 +100,8 @@ func TestPrometheusExposition(t *testing.T) {
 	}
 	gauge("ccproxy_requests_in_flight", 2)
 	gauge("ccproxy_open_streams", 1)
+	gauge("ccproxy_buffered_request_bytes", 64<<10)
+	counter("ccproxy_buffer_waits_total", 1)
 	counter("ccproxy_errors_total", 1, "type", "rate_limit_error")
 	counter("ccproxy_errors_total", 0, "type", "overloaded_error")
 	counter("ccproxy_upstream_retries_total", 2, "cause", "status_429")
