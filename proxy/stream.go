@@ -31,6 +31,7 @@ type streamWriter struct {
 	rc       *http.ResponseController
 	flusher  http.Flusher
 	timeout  time.Duration
+	deadline time.Time // the client connection's write deadline
 	mu       sync.Mutex
 	closed   bool
 	err      error
@@ -74,7 +75,13 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 		return s.err
 	}
 	if s.timeout > 0 {
-		s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+		// Moving the deadline costs a runtime timer update: it moves once
+		// the time left has dropped by a thirty-second, so each write still
+		// has at least 31/32 of the timeout.
+		if now := time.Now(); s.deadline.Sub(now) < s.timeout-s.timeout/32 {
+			s.deadline = now.Add(s.timeout)
+			s.rc.SetWriteDeadline(s.deadline)
+		}
 	}
 	var n int
 	var err error

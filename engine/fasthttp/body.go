@@ -25,13 +25,14 @@ var errBodyClosed = errors.New("fasthttp: read on closed response body")
 // returns the connection to the pool only after a complete, uninterrupted
 // body; anything else closes it.
 type body[C pooledConn] struct {
-	ops  *connOps[C]
-	h    *host
-	cc   C
-	conn net.Conn
-	ctx  context.Context
-	stop func() bool // stops the context watcher; nil if ctx cannot end
-	idle time.Duration
+	ops      *connOps[C]
+	h        *host
+	cc       C
+	conn     net.Conn
+	ctx      context.Context
+	stop     func() bool // stops the context watcher; nil if ctx cannot end
+	idle     time.Duration
+	deadline time.Time // the connection's read deadline (see armIdle)
 
 	resp      *fh.Response
 	pooled    *bufio.Reader // from AcquireReader, released with the body
@@ -54,6 +55,20 @@ type body[C pooledConn] struct {
 func (b *body[C]) interrupt() {
 	b.cancelled.Store(true)
 	_ = b.conn.Close()
+}
+
+// armIdle makes sure the next read waits at least idle - idle/32 for a
+// byte (and at most idle). Moving a deadline costs a runtime timer update
+// per call; a stream reads many times a second, so the deadline is moved
+// only once the time left has dropped by a thirty-second. force moves it
+// in any case (once the head is read).
+func (b *body[C]) armIdle(force bool) {
+	now := time.Now()
+	if !force && b.deadline.Sub(now) >= b.idle-b.idle/32 {
+		return
+	}
+	b.deadline = now.Add(b.idle)
+	_ = b.conn.SetReadDeadline(b.deadline)
 }
 
 // fail releases the connection after an error before the body existed.
@@ -91,7 +106,7 @@ func (b *body[C]) Read(p []byte) (int, error) {
 	if b.eof.Load() {
 		return 0, io.EOF
 	}
-	_ = b.conn.SetReadDeadline(time.Now().Add(b.idle))
+	b.armIdle(false)
 	n, err := b.stream.Read(p)
 	// fasthttp's stream returns one chunk per Read. Chunks that have
 	// already arrived complete are handed over in the same Read, without

@@ -112,7 +112,9 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		b.fail()
 		return nil, fmt.Errorf("fasthttp: read response head: %w", ctx.Err())
 	}
-	_ = b.conn.SetReadDeadline(time.Time{})
+	// From now on the deadline bounds the silence between body bytes
+	// (IdleReadTimeout), re-armed as the body is read.
+	b.armIdle(true)
 
 	out := &engine.Response{
 		StatusCode: resp.StatusCode(),
