@@ -29,11 +29,20 @@ type conn struct {
 	e      *Engine
 	wt     time.Duration
 	closed atomic.Bool
+	// deadline is the write deadline set last (Unix nanoseconds). Moving it
+	// costs a runtime timer update: it moves once the time left has dropped
+	// by a thirty-second of wt, so each Write still has at least 31/32 of it.
+	deadline atomic.Int64
 }
 
 func (c *conn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.wt)); err != nil {
-		return 0, err
+	now := time.Now()
+	if time.Duration(c.deadline.Load()-now.UnixNano()) < c.wt-c.wt/32 {
+		d := now.Add(c.wt)
+		if err := c.Conn.SetWriteDeadline(d); err != nil {
+			return 0, err
+		}
+		c.deadline.Store(d.UnixNano())
 	}
 	return c.Conn.Write(p)
 }
