@@ -150,7 +150,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 		"W1 throughput, 4 connections/nethttp-h1", "W1 throughput, 4 connections/direct",
 		"W1 ccproxy CPU per request/nethttp-h1", "W1 added latency p50 vs direct, 1 connection/nethttp-h1",
 		"W1 throughput, 4 connections/hop", "W1 ccproxy CPU per request/hop", "W1 added latency p50 vs direct, 1 connection/hop",
-		"ccproxy peak RSS (before the open-streams run)/hop", w1OverHopRow + "/nethttp-h1",
+		"ccproxy peak RSS (before the open-streams run)/hop", w1OverHopRow + "/nethttp-h1", w1PerHopRow + "/nethttp-h1",
 		"W1 throughput / direct/nethttp-h1", "10 concurrent W2 requests, wall time (median)/nethttp-h1",
 		"upstream connections opened (all runs above)/nethttp-h1",
 	} {
@@ -194,7 +194,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Errorf("report.md lacks the rounds' spread table or note:\n%s", md)
 	}
 	for _, m := range rep.Metrics {
-		if _, ok := m.Values["hop"]; ok && m.Name == w1OverHopRow {
+		if _, ok := m.Values["hop"]; ok && (m.Name == w1OverHopRow || m.Name == w1PerHopRow) {
 			t.Errorf("the hop has no row of its own CPU over itself")
 		}
 	}

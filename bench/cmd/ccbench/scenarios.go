@@ -439,6 +439,8 @@ func (h *harness) derive() {
 const (
 	w2OverHopRow = "W2 translation and ccproxy's own work over a bare hop: CPU per request, ccproxy − hop"
 	w1OverHopRow = "W1 ccproxy's own work over a bare hop (passthrough): CPU per request, ccproxy − hop"
+	w2PerHopRow  = "W2 CPU per request relative to the bare hop's, ccproxy ÷ hop (steady across this VM's speed drift)"
+	w1PerHopRow  = "W1 CPU per request relative to the bare hop's, ccproxy ÷ hop"
 )
 
 // deriveOverHop adds, for every targeted configuration, its CPU per request
@@ -457,10 +459,12 @@ func (h *harness) deriveOverHop() {
 		}
 		if r.w2CPU > 0 && hop.w2CPU > 0 {
 			h.rep.Set(w2OverHopRow, "µs", true, 1, rc.Name, r.w2CPU-hop.w2CPU)
+			h.rep.Set(w2PerHopRow, "x", true, 2, rc.Name, r.w2CPU/hop.w2CPU)
 			rows++
 		}
 		if r.w1CPU > 0 && hop.w1CPU > 0 {
 			h.rep.Set(w1OverHopRow, "µs", true, 1, rc.Name, r.w1CPU-hop.w1CPU)
+			h.rep.Set(w1PerHopRow, "x", true, 2, rc.Name, r.w1CPU/hop.w1CPU)
 			rows++
 		}
 	}
