@@ -23,7 +23,7 @@ var errBodyClosed = errors.New("fasthttp: read on closed response body")
 // response body is closed. Reads arm an idle deadline on the connection;
 // cancelling ctx closes the connection so a blocked Read returns. Close
 // returns the connection to the pool only after a complete, uninterrupted
-// body; anything else closes it.
+// body; anything else closes it (a failed Read closes it at once).
 type body[C pooledConn] struct {
 	ops      *connOps[C]
 	h        *host
@@ -131,6 +131,10 @@ func (b *body[C]) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	b.err = b.readError(err)
+	// The connection can never be reused (Close discards it): drop it now,
+	// so that an upstream whose stream timed out (IdleReadTimeout) or broke
+	// sees it end at once, not only when the caller gets round to Close.
+	_ = b.conn.Close()
 	return n, b.err
 }
 
