@@ -19,7 +19,7 @@ func (e *Engine) dialFunc(d *net.Dialer) func(ctx context.Context, network, addr
 		}
 		e.created.Add(1)
 		e.open.Add(1)
-		return &conn{Conn: nc, e: e, wt: e.cfg.WriteTimeout}, nil
+		return &conn{Conn: nc, e: e, wt: e.cfg.WriteTimeout, born: time.Now()}, nil
 	}
 }
 
@@ -29,20 +29,27 @@ type conn struct {
 	e      *Engine
 	wt     time.Duration
 	closed atomic.Bool
-	// deadline is the write deadline set last (Unix nanoseconds). Moving it
-	// costs a runtime timer update: it moves once the time left has dropped
-	// by a thirty-second of wt, so each Write still has at least 31/32 of it.
+	// born is when the connection was dialed: deadline counts from it on
+	// the monotonic clock, as the runtime does with the deadline itself. A
+	// wall-clock record (UnixNano) would look later than the real deadline
+	// after the wall clock steps back, and writes would start with their
+	// deadline already past (immediate timeouts) for as long as the step.
+	born time.Time
+	// deadline is the write deadline set last, as time since born. Moving
+	// it costs a runtime timer update: it moves once the time left has
+	// dropped by a thirty-second of wt, so each Write still has at least
+	// 31/32 of it.
 	deadline atomic.Int64
 }
 
 func (c *conn) Write(p []byte) (int, error) {
 	now := time.Now()
-	if time.Duration(c.deadline.Load()-now.UnixNano()) < c.wt-c.wt/32 {
-		d := now.Add(c.wt)
-		if err := c.Conn.SetWriteDeadline(d); err != nil {
+	at := now.Sub(c.born)
+	if time.Duration(c.deadline.Load())-at < c.wt-c.wt/32 {
+		if err := c.Conn.SetWriteDeadline(now.Add(c.wt)); err != nil {
 			return 0, err
 		}
-		c.deadline.Store(d.UnixNano())
+		c.deadline.Store(int64(at + c.wt))
 	}
 	return c.Conn.Write(p)
 }
