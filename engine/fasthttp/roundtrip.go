@@ -126,17 +126,23 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 	}
 	out.Header = responseHeader(&resp.Header, coding != "")
 
-	keepAlive = keepAlive && !resp.ConnectionClose() && resp.Header.ContentLength() != -2
+	// A body delimited by the connection closing (length -2) ends it; a
+	// response that has no body by definition (HEAD, 1xx, 204, 304) says
+	// nothing by lacking a length, and keeps its connection.
+	keepAlive = keepAlive && !resp.ConnectionClose()
+	untilClose := resp.Header.ContentLength() == -2
 	stream := resp.BodyStream()
 	if stream == nil {
 		// No body (HEAD, 204, 304): the connection is free again.
+		st := resp.StatusCode()
+		noBody := resp.SkipBody || st < 200 || st == http.StatusNoContent || st == http.StatusNotModified
 		h.hc.ReleaseReader(br)
 		fh.ReleaseResponse(resp)
-		b.finish(keepAlive)
+		b.finish(keepAlive && (noBody || !untilClose))
 		out.Body = http.NoBody
 		return out, nil
 	}
-	b.resp, b.pooled, b.br, b.stream, b.keepAlive = resp, br, rd, stream, keepAlive
+	b.resp, b.pooled, b.br, b.stream, b.keepAlive = resp, br, rd, stream, keepAlive && !untilClose
 	b.chunked = resp.Header.ContentLength() == -1
 	out.Body = b
 	if coding != "" {
