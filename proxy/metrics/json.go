@@ -33,8 +33,9 @@ type RequestStats struct {
 	InFlight    int64 `json:"in_flight"`
 	OpenStreams int64 `json:"open_streams"`
 	// BufferedBytes are the request-body bytes held against
-	// MAX_BUFFERED_BYTES now; BufferWaits the requests that had to wait
-	// for their share (some of them then got 529).
+	// MAX_BUFFERED_BYTES now; BufferWaits counts the waits for a share of
+	// it (a request waits once, or again as a body of unknown length grows;
+	// some waits ended in 529).
 	BufferedBytes    int64            `json:"buffered_bytes"`
 	BufferWaits      int64            `json:"buffer_waits"`
 	Streamed         int64            `json:"streamed"`

@@ -93,7 +93,7 @@ type Metrics struct {
 	inFlight     atomic.Int64
 	openStreams  atomic.Int64
 	buffered     atomic.Int64 // request-body bytes held against the body budget
-	bufferWaits  atomic.Int64 // requests that waited for the body budget
+	bufferWaits  atomic.Int64 // waits for a share of the body budget
 	errors       [numErrorTypes]atomic.Int64
 	retries      [numRetryCauses]atomic.Int64
 	retriesSum   atomic.Int64 // sum of Request.Retries
@@ -216,8 +216,8 @@ func (m *Metrics) StreamClosed() { m.openStreams.Add(-1) }
 // held against the body budget (MAX_BUFFERED_BYTES).
 func (m *Metrics) Buffered(delta int64) { m.buffered.Add(delta) }
 
-// BufferWait counts a request that found the body budget spent and had to
-// wait for its share.
+// BufferWait counts a wait for a share of the body budget: a request found
+// it spent (once, or again as a body of unknown length grows).
 func (m *Metrics) BufferWait() { m.bufferWaits.Add(1) }
 
 // Retry counts one upstream retry. cause is one of "status_429",

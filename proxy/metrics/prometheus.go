@@ -32,7 +32,7 @@ var (
 	descBuffered = prometheus.NewDesc("ccproxy_buffered_request_bytes",
 		"Request-body bytes held against MAX_BUFFERED_BYTES.", nil, nil)
 	descBufferWaits = prometheus.NewDesc("ccproxy_buffer_waits_total",
-		"Requests that found MAX_BUFFERED_BYTES spent and waited for their share.", nil, nil)
+		"Waits for a share of MAX_BUFFERED_BYTES (a request found it spent).", nil, nil)
 	descErrors = prometheus.NewDesc("ccproxy_errors_total",
 		"Error responses by Anthropic error type.", []string{"type"}, nil)
 	descDuration = prometheus.NewDesc("ccproxy_request_duration_seconds",
