@@ -369,7 +369,7 @@ loop:
 				peak = max(peak, rss)
 				if early == 0 {
 					early = rss
-					if h.o.pprof && float64(rss)/(1<<20) > targetStreamsRSS && n == 1000 {
+					if h.o.pprof && c.Targeted && float64(rss)/(1<<20) > targetStreamsRSS && n == 1000 {
 						h.heapProfile(ctx, c, r)
 					}
 				}
