@@ -47,33 +47,39 @@ func TestUpstreamPoolExhausted(t *testing.T) {
 // cancelled: the handler does not block forever on a full socket.
 func TestClientStopsReading(t *testing.T) {
 	for _, eng := range engines() {
-		t.Run(eng, func(t *testing.T) {
-			r := newRig(t, eng, fakeupstream.Options{Chunks: 1000, ReplyBytes: 16 << 20, TextOnly: true},
-				func(c *Config, _ *engine.Config) { c.DownstreamWriteTimeout = 200 * time.Millisecond })
-			conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			// A tiny receive buffer fills at once.
-			conn.(*net.TCPConn).SetReadBuffer(4096)
-			req := "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-				strconv.Itoa(len(streamBody)) + "\r\n\r\n" + streamBody
-			if _, err := conn.Write([]byte(req)); err != nil {
-				t.Fatal(err)
-			}
-			// Read the head, then stop reading.
-			if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
-				t.Fatalf("status line %q, %v", line, err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			for r.Up.Stats().Canceled == 0 {
-				if ctx.Err() != nil {
-					t.Fatalf("the upstream request was not cancelled: a stalled client holds its handler (upstream stats %+v)", r.Up.Stats())
+		for _, route := range []struct{ name, path, body string }{
+			{"stream", "/v1/messages", streamBody},
+			{"unary passthrough", "/v1/chat/completions", `{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`},
+			{"unary message", "/v1/messages", unaryBody}, // the upstream has answered: the handler must end
+		} {
+			t.Run(eng+"/"+route.name, func(t *testing.T) {
+				r := newRig(t, eng, fakeupstream.Options{Chunks: 1000, ReplyBytes: 16 << 20, TextOnly: true},
+					func(c *Config, _ *engine.Config) { c.DownstreamWriteTimeout = 200 * time.Millisecond })
+				conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+				if err != nil {
+					t.Fatal(err)
 				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		})
+				defer conn.Close()
+				// A tiny receive buffer fills at once.
+				conn.(*net.TCPConn).SetReadBuffer(4096)
+				req := "POST " + route.path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+					strconv.Itoa(len(route.body)) + "\r\n\r\n" + route.body
+				if _, err := conn.Write([]byte(req)); err != nil {
+					t.Fatal(err)
+				}
+				// Read the head, then stop reading.
+				if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+					t.Fatalf("status line %q, %v", line, err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				for r.Up.Stats().Canceled == 0 && (route.body != unaryBody || r.Metrics.Snapshot().Requests.InFlight > 0) {
+					if ctx.Err() != nil {
+						t.Fatalf("the upstream request was not cancelled, or the handler did not end: a stalled client holds its handler (upstream stats %+v)", r.Up.Stats())
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
+		}
 	}
 }

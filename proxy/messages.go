@@ -168,8 +168,14 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	hd.Set("Content-Type", "application/json")
 	setOverhead(hd, rs.overhead(time.Since(rs.start)))
 	hd.Set("Content-Length", strconv.Itoa(len(msg)))
-	n, _ := w.Write(msg)
+	// A client that stops reading is dropped after CLIENT_WRITE_TIMEOUT,
+	// as on a stream.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.DownstreamWriteTimeout))
+	n, err := w.Write(msg)
 	rs.bytesOut = int64(n)
+	if err != nil {
+		rs.clientGone, rs.status = true, 499
+	}
 }
 
 // setDate sets the Date header net/http would add, from a value formatted
