@@ -259,7 +259,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rs = new(reqState)
 	}
 	*rs = reqState{} // assigned field by field: a literal is built in this frame first
-	rs.start, rs.route = time.Now(), routeOf(r.URL.Path)
+	rs.start, rs.route, rs.h2 = time.Now(), routeOf(r.URL.Path), r.ProtoMajor == 2
 	defer h.states.Put(rs)
 	rs.id = h.requestID()
 	w.Header().Set("x-request-id", rs.id)

@@ -3,7 +3,10 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,6 +83,43 @@ func TestClientStopsReading(t *testing.T) {
 					time.Sleep(10 * time.Millisecond)
 				}
 			})
+		}
+	}
+}
+
+// TestH2CSilentUpstreamOutlivesWriteTimeout: over HTTP/2 a write deadline
+// resets the stream when it passes, written to or not. A stream whose
+// upstream is silent for longer than CLIENT_WRITE_TIMEOUT (between pings;
+// passthrough sends none) must still get through.
+func TestH2CSilentUpstreamOutlivesWriteTimeout(t *testing.T) {
+	r := newRig(t, "nethttp", fakeupstream.Options{Chunks: 1, ChunkInterval: 400 * time.Millisecond, TextOnly: true},
+		func(c *Config, _ *engine.Config) {
+			c.DownstreamWriteTimeout = 150 * time.Millisecond
+			c.PingInterval = time.Minute
+		})
+	srv := httptest.NewUnstartedServer(r.H)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	for _, c := range []struct{ path, body, end string }{
+		{"/v1/messages", streamBody, "event: message_stop"},
+		{"/v1/chat/completions", `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "[DONE]"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || err != nil || !strings.Contains(string(b), c.end) {
+			t.Fatalf("%s over %s: %v, body %.300q", c.path, resp.Proto, err, b)
 		}
 	}
 }

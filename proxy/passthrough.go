@@ -115,7 +115,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	}
 	setOverhead(out, rs.upstreamStart+time.Since(rs.start)-rs.headAt)
 	w.WriteHeader(resp.StatusCode)
-	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout}
+	sw := streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout, h2: rs.h2}
 	sw.flusher, _ = w.(http.Flusher)
 	bp := h.getBuf(0) // reads come from the engine's buffer a few KB at a time
 	buf := (*bp)[:cap(*bp)]

@@ -38,6 +38,7 @@ type reqState struct {
 	upBytes             int64 // upstream body bytes after decoding
 	wireBytes           int64 // upstream body bytes as they came over the wire
 	clientGone          bool
+	h2                  bool // the client speaks HTTP/2
 }
 
 // newRequestIDBase returns a random prefix so ids are unique across

@@ -32,6 +32,7 @@ type streamWriter struct {
 	flusher  http.Flusher
 	timeout  time.Duration
 	deadline time.Time // the client connection's write deadline
+	h2       bool      // the client speaks HTTP/2 (see writeLocked)
 	mu       sync.Mutex
 	closed   bool
 	err      error
@@ -102,6 +103,14 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 			err = s.rc.Flush()
 		}
 	}
+	if s.h2 && s.timeout > 0 {
+		// On HTTP/2 a write deadline resets the stream when it passes,
+		// written to or not: left armed, it would cut a stream whose
+		// upstream is silent for longer (between pings, or on passthrough,
+		// which sends none). It bounds the write just done, then goes.
+		s.rc.SetWriteDeadline(time.Time{})
+		s.deadline = time.Time{}
+	}
 	s.err = err
 	return err
 }
@@ -163,7 +172,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		defer h.metrics.StreamClosed()
 	}
 
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout, interval: h.cfg.PingInterval}
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: h.cfg.DownstreamWriteTimeout, interval: h.cfg.PingInterval, h2: rs.h2}
 	sw.flusher, _ = w.(http.Flusher)
 	st := h.getStream(cfg)
 	defer h.putStream(st)
