@@ -169,14 +169,23 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	setOverhead(hd, rs.overhead(time.Since(rs.start)))
 	hd.Set("Content-Length", strconv.Itoa(len(msg)))
 	// A client that stops reading is dropped after CLIENT_WRITE_TIMEOUT,
-	// as on a stream.
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.DownstreamWriteTimeout))
+	// as on a stream, when the answer is large enough for a write to block.
+	if len(msg) > unblockedWrite {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.DownstreamWriteTimeout))
+	}
 	n, err := w.Write(msg)
 	rs.bytesOut = int64(n)
 	if err != nil {
 		rs.clientGone, rs.status = true, 499
 	}
 }
+
+// unblockedWrite is how much of a response can be written without the
+// client reading any of it: net/http's 4 KB buffer and the socket's send
+// buffer (Linux starts it at 16 KB). A response that stays under it needs
+// no write deadline, which costs a runtime timer update to set and another
+// for net/http to clear.
+const unblockedWrite = 16 << 10
 
 // setDate sets the Date header net/http would add, from a value formatted
 // once a second: net/http formats it on the response's first write, deep

@@ -130,13 +130,20 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			// An event stream leaves read by read (one write and one flush
 			// each); any other body is written through net/http's buffer
 			// and leaves when the handler returns, in as few writes as it
-			// takes. Either way each write is bounded by
+			// takes. A write that can block is bounded by
 			// CLIENT_WRITE_TIMEOUT: a client that stops reading is dropped.
 			// The last read of a stream that ended cleanly is not flushed
 			// when no request log line is written: it leaves with the
 			// response's end when the handler returns. Data that came with
 			// a failure is flushed: the handler aborts.
-			werr := sw.writeLocked(buf[:n], sse && (err != io.EOF || !h.quietEnd))
+			var werr error
+			if sse || sw.written+int64(n) > unblockedWrite {
+				werr = sw.writeLocked(buf[:n], sse && (err != io.EOF || !h.quietEnd))
+			} else {
+				var m int
+				m, werr = w.Write(buf[:n])
+				sw.written += int64(m)
+			}
 			if werr != nil {
 				rs.clientGone = true
 				break
