@@ -117,6 +117,14 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 		resp.Body.Close()
 		resp, err = nil, context.Cause(rctx)
 	}
+	if err == nil && ctx.Err() != nil {
+		// The caller gave up as the head arrived. Over TLS, closing the
+		// connection sends close_notify first, and an upstream may answer
+		// it with a head before the socket is gone: the caller asked to
+		// give up, so the response is not handed over.
+		resp.Body.Close()
+		resp, err = nil, ctx.Err()
+	}
 	if err != nil {
 		c.finish()
 		return nil, classify(c, err)
