@@ -113,8 +113,7 @@ type Handler struct {
 	date      atomic.Pointer[dateStamp]
 	states    sync.Pool // *reqState
 	bufs      sync.Pool // *[]byte of largeBuf or more: request and translated bodies
-	smallBufs sync.Pool // *[]byte of smallBuf or more
-	evbufs    sync.Pool // *[]byte: outgoing event batches
+	smallBufs sync.Pool // *[]byte of smallBuf or more: small bodies, copy buffers, event batches
 	streams   sync.Pool // *toanthropic.Stream
 	readers   sync.Pool // *sse.Reader
 	reqSeq    atomic.Uint64
@@ -430,8 +429,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 const maxPooledBuf = 1 << 20
 
 // Byte buffers come in two size classes, each pooled: small ones for
-// bodies under smallBuf bytes (most OpenAI passthrough requests) and for
-// the passthrough copy loop, large ones (largeBuf and up) for Claude Code
+// bodies under smallBuf bytes (most OpenAI passthrough requests), the
+// passthrough copy loop and a stream's batches of outgoing events, large ones (largeBuf and up) for Claude Code
 // turns and anything of unknown size.
 const (
 	smallBuf = 4 << 10

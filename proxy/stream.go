@@ -209,7 +209,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		sw.ping.Reset(sw.interval)
 		// Translate this event and any others that arrived with it (no
 		// read, no wait), then send them in one write and one flush.
-		ob = h.getEventBuf()
+		ob = h.getBuf(0)
 		out = (*ob)[:0]
 		for {
 			out, err = st.Event(out, rd.Data())
@@ -231,7 +231,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		case len(out) > 0 || first:
 			werr = sw.write(out)
 		}
-		h.putEventBuf(ob, out)
+		h.putBuf(ob, out)
 		first = false
 		if rs.ttft == 0 && st.ContentStarted() {
 			rs.ttft = time.Since(rs.start)
@@ -259,10 +259,10 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		}
 	}
 	if !st.Done() {
-		ob = h.getEventBuf()
+		ob = h.getBuf(0)
 		out = st.Finish((*ob)[:0], err)
 		sw.end(out, true)
-		h.putEventBuf(ob, out)
+		h.putBuf(ob, out)
 	} else if werr == nil && !drained {
 		// The Anthropic stream is complete (normally, or after an error
 		// object the upstream sent): read the upstream body to its end so
@@ -314,24 +314,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// getEventBuf returns a buffer for outgoing events: small, since one
-// upstream event makes a few hundred bytes, and one is held per open stream.
-func (h *Handler) getEventBuf() *[]byte {
-	if b, ok := h.evbufs.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 2048)
-	return &b
-}
-
-func (h *Handler) putEventBuf(b *[]byte, data []byte) {
-	if cap(data) > 64<<10 {
-		return
-	}
-	*b = data[:0]
-	h.evbufs.Put(b)
 }
 
 // getStream returns a pooled state machine reset for cfg.
