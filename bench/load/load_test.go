@@ -47,14 +47,22 @@ func upstream(t *testing.T, hits *atomic.Int64) *httptest.Server {
 	return srv
 }
 
-func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
-	var hits atomic.Int64
-	srv := upstream(t, &hits)
-	c, err := NewClient(srv.URL, 4)
+// upstreamClient starts the test upstream and a client for it with conns
+// connections; hits counts the requests the upstream served.
+func upstreamClient(t *testing.T, conns int) (*httptest.Server, *Client, *atomic.Int64) {
+	t.Helper()
+	hits := new(atomic.Int64)
+	srv := upstream(t, hits)
+	c, err := NewClient(srv.URL, conns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
+	return srv, c, hits
+}
+
+func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
+	srv, c, hits := upstreamClient(t, 4)
 	p := &Progress{}
 	res := RunClosed(context.Background(), c, &Request{URL: srv.URL + "/sse", Body: []byte(`{"x":1}`)},
 		Closed{Concurrency: 4, Requests: 40, Gaps: true, Progress: p})
@@ -77,13 +85,7 @@ func TestClosedLoopCountsEveryRequestAndEvent(t *testing.T) {
 // of the successful requests come back (and only then), so that runs can be
 // merged into one distribution.
 func TestClosedLoopKeepsSamples(t *testing.T) {
-	var hits atomic.Int64
-	srv := upstream(t, &hits)
-	c, err := NewClient(srv.URL, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c, _ := upstreamClient(t, 2)
 	req := &Request{URL: srv.URL + "/json", Body: []byte(`{}`)}
 	res := RunClosed(context.Background(), c, req, Closed{Concurrency: 2, Requests: 30, KeepSamples: true})
 	if res.Requests != 30 || len(res.Samples) != 30 || !slices.IsSorted(res.Samples) {
@@ -98,13 +100,7 @@ func TestClosedLoopKeepsSamples(t *testing.T) {
 }
 
 func TestNonSSEResponseHasNoEventsAndErrorsAreCounted(t *testing.T) {
-	var hits atomic.Int64
-	srv := upstream(t, &hits)
-	c, err := NewClient(srv.URL, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c, _ := upstreamClient(t, 2)
 	res := RunClosed(context.Background(), c, &Request{URL: srv.URL + "/json", Body: []byte(`{}`)}, Closed{Concurrency: 2, Requests: 10})
 	if res.Requests != 10 || res.Events != 0 || res.FirstEvent.N != 0 {
 		t.Fatalf("json run: %+v", res)
@@ -116,13 +112,7 @@ func TestNonSSEResponseHasNoEventsAndErrorsAreCounted(t *testing.T) {
 }
 
 func TestOpenLoopSendsRateTimesDuration(t *testing.T) {
-	var hits atomic.Int64
-	srv := upstream(t, &hits)
-	c, err := NewClient(srv.URL, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c, hits := upstreamClient(t, 8)
 	res := RunOpen(context.Background(), c, &Request{URL: srv.URL + "/json", Body: []byte(`{}`)},
 		Open{Rate: 200, Duration: 250 * time.Millisecond, MaxInFlight: 8})
 	if res.Requests != 50 || hits.Load() != 50 {
@@ -135,13 +125,7 @@ func TestOpenLoopSendsRateTimesDuration(t *testing.T) {
 }
 
 func TestBurstRunsAllRounds(t *testing.T) {
-	var hits atomic.Int64
-	srv := upstream(t, &hits)
-	c, err := NewClient(srv.URL, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, c, _ := upstreamClient(t, 10)
 	wall, res := Burst(context.Background(), c, &Request{URL: srv.URL + "/sse", Body: []byte(`{}`)}, 10, 3)
 	if res.Requests != 30 || wall <= 0 {
 		t.Fatalf("requests=%d wall=%v; want 30, > 0", res.Requests, wall)
