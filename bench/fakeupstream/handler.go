@@ -206,6 +206,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 
+	if req.badTool > 0 {
+		// OpenAI's answer to a function name it does not accept.
+		param := "tools[" + strconv.Itoa(req.badTool-1) + "].function.name"
+		msg, code := "Invalid '"+param+"': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value"
+		if req.badToolLen > 64 {
+			msg, code = "Invalid '"+param+"': string too long. Expected a string with maximum length 64, but got a string with length "+strconv.Itoa(req.badToolLen)+" instead.", "string_above_max_length"
+		}
+		s.writeError(w, http.StatusBadRequest, msg, "invalid_request_error", param, code)
+		return
+	}
+
 	opts := s.opts.Load()
 	fault, hasFault := s.faults.pop()
 	ctx := r.Context()

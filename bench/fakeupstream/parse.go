@@ -21,6 +21,8 @@ type request struct {
 	lastRole     string // "tool" when tool results follow the last assistant message
 	lastText     string // user: last text part; tool: first text of the tool result
 	tool         string // tool to call: "Bash" if offered, else the first tool; "" if none
+	badTool      int    // index+1 of the first tool whose name OpenAI rejects; 0 if none
+	badToolLen   int    // that name's length
 }
 
 // bytesToString views b as a string without copying; b must not change
@@ -147,20 +149,33 @@ func parseTools(v gjson.Result, req *request) {
 	if !v.IsArray() {
 		return
 	}
+	i := 0
 	v.ForEach(func(_, t gjson.Result) bool {
+		i++
 		name := t.Get("function.name").Str
-		if name == "" {
-			return true
+		if req.badTool == 0 && !validToolName(name) {
+			req.badTool, req.badToolLen = i, len(name)
 		}
-		if req.tool == "" {
+		if req.tool == "" || name == "Bash" {
 			req.tool = name
-		}
-		if name == "Bash" {
-			req.tool = name
-			return false
 		}
 		return true
 	})
+}
+
+// validToolName reports whether OpenAI accepts name as a function name:
+// ^[a-zA-Z0-9_-]{1,64}$.
+func validToolName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // truncateRunes cuts s to at most n runes.

@@ -272,6 +272,9 @@ func TestErrorsAndRoutes(t *testing.T) {
 		{"POST", "/chat/completions", "Bearer k", chatBody(false, false, ""), 404, "Invalid URL"},
 		{"GET", "/v1/chat/completions", "Bearer k", "", 405, "Invalid method"},
 		{"GET", "/v1/models", "", "", 401, "API key"},
+		// Function names as OpenAI checks them: ^[a-zA-Z0-9_-]{1,64}$.
+		{"POST", "/v1/chat/completions", "Bearer k", chatBody(false, false, `,"tools":[{"type":"function","function":{"name":"Read"}},{"type":"function","function":{"name":"`+strings.Repeat("a", 65)+`"}}]`), 400, "'tools[1].function.name': string too long"},
+		{"POST", "/v1/chat/completions", "Bearer k", chatBody(false, false, `,"tools":[{"type":"function","function":{"name":"a.b"}}]`), 400, "'tools[0].function.name': string does not match pattern"},
 	}
 	for _, tc := range cases {
 		st, j := do(tc.method, tc.path, tc.auth, tc.body)
