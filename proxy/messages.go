@@ -91,7 +91,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	rs.upstreamID = resp.Header.Get("x-request-id")
 	rs.encoding = resp.Decoded
 	cfg = toanthropic.Config{Model: info.Model, InputTokens: info.InputTokensEstimate,
-		Thinking: info.Thinking, StopSequences: info.StopSequences}
+		Thinking: info.Thinking, StopSequences: info.StopSequences, ToolNames: info.ToolNames}
 	return ctx, cancel, resp, cfg, info.Stream
 }
 

@@ -20,6 +20,11 @@ type Config struct {
 	// StopSequences are the client's stop sequences, used to tell
 	// stop_sequence from end_turn (see the package documentation).
 	StopSequences []string
+	// ToolNames maps tool names as the upstream knows them to the client's
+	// names: ccproxy shortens names longer than OpenAI allows (see
+	// toopenai.Info.ToolNames). Tool calls naming an alias get the client's
+	// name back; nil maps nothing.
+	ToolNames map[string]string
 }
 
 // Usage is the token usage of one response, in Anthropic's terms.

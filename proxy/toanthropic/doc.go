@@ -26,7 +26,9 @@
 //     id differs from the id already recorded for its index (upstreams that
 //     send every call as index 0) starts a new call and ends the old one. The id and name are
 //     taken from the first fragment that carries them; a missing id becomes
-//     a synthetic "toolu_..." id. A tool block opens once its name is known;
+//     a synthetic "toolu_..." id; a name found in Config.ToolNames (an
+//     alias for a name too long for OpenAI) becomes the client's name. A
+//     tool block opens once its name is known;
 //     arguments stream as input_json_delta fragments, each upstream fragment
 //     copied once (O(n) in total). Because only one block may be open, a
 //     fragment for another call is buffered while a call is open; the open

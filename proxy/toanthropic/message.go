@@ -115,10 +115,12 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 			dst = append(dst, '"')
 		}
 		dst = append(dst, `,"name":`...)
-		if name := fn.Get("name"); name.Type == gjson.String {
-			dst = append(dst, name.Raw...)
-		} else {
+		if name := fn.Get("name"); name.Type != gjson.String {
 			dst = append(dst, `""`...)
+		} else if client, ok := cfg.ToolNames[name.Str]; ok {
+			dst = jsonw.AppendString(dst, client)
+		} else {
+			dst = append(dst, name.Raw...)
 		}
 		dst = append(dst, `,"input":`...)
 		dst = appendInput(dst, fn.Get("arguments"))

@@ -207,6 +207,8 @@ func (s *Stream) openToolBlock(dst []byte, i int) []byte {
 	dst = append(dst, `,"name":`...)
 	if len(t.name) == 0 {
 		dst = append(dst, `""`...)
+	} else if name, ok := s.cfg.ToolNames[string(t.name[1:len(t.name)-1])]; ok {
+		dst = jsonw.AppendString(dst, name)
 	} else {
 		dst = append(dst, t.name...)
 	}

@@ -361,7 +361,11 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 			dst = append(dst, `{"id":`...)
 			dst = appendStringOr(dst, b.id, `""`)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
-			dst = appendStringOr(dst, b.name, `""`)
+			if isString(b.name) {
+				dst = appendToolName(dst, b.name, nil)
+			} else {
+				dst = append(dst, `""`...)
+			}
 			dst = append(dst, `,"arguments":"`...)
 			if b.input == nil || string(b.input) == "null" {
 				dst = append(dst, "{}"...)

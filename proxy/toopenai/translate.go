@@ -59,6 +59,10 @@ type Info struct {
 	// InputTokensEstimate is bytes/4 of the text, tool inputs and tool
 	// definitions: a cheap stand-in for message_start, never a tokenizer.
 	InputTokensEstimate int
+	// ToolNames maps the aliases sent upstream for tool names longer than
+	// OpenAI's 64 characters back to the client's names (nil when no name
+	// was shortened).
+	ToolNames map[string]string
 }
 
 // maxStop is OpenAI's limit on stop sequences.
@@ -96,6 +100,8 @@ type translator struct {
 //   - stop is sent to non-reasoning models only, at most 4 sequences; Info
 //     keeps all of them.
 //   - metadata.user_id longer than 64 bytes is sent as its SHA-256 (hex).
+//   - tool names longer than 64 bytes (OpenAI's limit; Anthropic's is 128)
+//     are sent as an alias (see toolAlias); Info.ToolNames maps it back.
 func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 	var info Info
 	var sc *scratch
@@ -212,7 +218,7 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 
-	if dst, err = t.appendTools(dst, r.tools, r.toolChoice, log); err != nil {
+	if dst, err = t.appendTools(dst, r.tools, r.toolChoice, &info.ToolNames, log); err != nil {
 		return dst[:mark], info, err
 	}
 

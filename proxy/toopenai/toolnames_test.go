@@ -1,0 +1,68 @@
+package toopenai
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var openAIName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+func TestToolAlias(t *testing.T) {
+	long := "mcp__" + strings.Repeat("server-", 9) + "_search"
+	cases := []struct{ name, prefix string }{
+		{long, long[:55]},
+		{strings.Repeat("a", 65), strings.Repeat("a", 55)},
+		{"mcp__\u00e9t\u00e9." + strings.Repeat("x", 70), "mcp____t___" + strings.Repeat("x", 44)}, // é is two bytes, each becomes '_'
+	}
+	for _, c := range cases {
+		a := toolAlias(c.name)
+		if len(a) != maxToolName || !openAIName.MatchString(a) || !strings.HasPrefix(a, c.prefix+"_") {
+			t.Errorf("toolAlias(%q) = %q", c.name, a)
+		}
+		if toolAlias(c.name) != a {
+			t.Errorf("toolAlias(%q) is not deterministic", c.name)
+		}
+	}
+	if toolAlias(long+"x") == toolAlias(long+"y") {
+		t.Error("names that differ after 55 bytes share an alias")
+	}
+}
+
+// TestToolNamesTranslate: short names go upstream byte for byte (and Info
+// maps nothing); a long one, also when written with JSON escapes, goes as
+// its alias wherever it appears, and Info maps the alias back.
+func TestToolNamesTranslate(t *testing.T) {
+	long := "mcp__" + strings.Repeat("k", 70)
+	escaped := `mcp__\u006b` + strings.Repeat("k", 69) // the same name, one letter escaped
+	def := func(n string) string {
+		return `{"name":"` + n + `","input_schema":{"type":"object"}}`
+	}
+	m, info := translateJSON(t, req("claude-sonnet-4-5", `[{"role":"user","content":"hi"}]`,
+		`"tools":[`+def("Read")+`,`+def("Bash")+`]`), nil)
+	if info.ToolNames != nil || m["tools"].([]any)[0].(map[string]any)["function"].(map[string]any)["name"] != "Read" {
+		t.Fatalf("short names: %v, ToolNames %v", m["tools"], info.ToolNames)
+	}
+
+	msgs := `[{"role":"user","content":"hi"},` +
+		`{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"` + escaped + `","input":{}}]},` +
+		`{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]`
+	m, info = translateJSON(t, req("claude-sonnet-4-5", msgs,
+		`"tools":[`+def(escaped)+`,`+def("Read")+`],"tool_choice":{"type":"tool","name":"`+long+`"}`), nil)
+	alias := toolAlias(long)
+	if len(info.ToolNames) != 1 || info.ToolNames[alias] != long {
+		t.Fatalf("ToolNames %v, want %s → %s", info.ToolNames, alias, long)
+	}
+	fn := func(v any) string { return v.(map[string]any)["function"].(map[string]any)["name"].(string) }
+	tools := m["tools"].([]any)
+	if fn(tools[0]) != alias || fn(tools[1]) != "Read" {
+		t.Fatalf("tools %v", tools)
+	}
+	if fn(m["tool_choice"]) != alias {
+		t.Fatalf("tool_choice %v", m["tool_choice"])
+	}
+	call := m["messages"].([]any)[1].(map[string]any)["tool_calls"].([]any)[0]
+	if fn(call) != alias {
+		t.Fatalf("earlier tool call %v", call)
+	}
+}
