@@ -59,31 +59,65 @@ func TestClaudeCodeCLI(t *testing.T) {
 		}
 	}
 
+	// A -p prompt that makes a Bash tool round trip.
+	t.Run("bash", func(t *testing.T) {
+		res := runClaude(t, claude, base, &logs, "run a command", "--allowedTools", "Bash")
+		// The demo upstream asks for `echo hello from the ccproxy demo upstream`;
+		// Claude Code runs it and sends the output back; the demo quotes it.
+		if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: hello from the ccproxy demo upstream") {
+			t.Fatalf("claude result %+v", res)
+		}
+		l := logs.String()
+		if !strings.Contains(l, `"stop_reason":"tool_use"`) || !strings.Contains(l, `"stop_reason":"end_turn"`) {
+			t.Fatalf("ccproxy log lacks the tool round trip:\n%s", l)
+		}
+	})
+
+	// An MCP server whose tool name (mcp__<server>__<tool>) is 88
+	// characters: past OpenAI's 64, which the demo upstream enforces. The
+	// only tool offered, the demo upstream calls it (by the alias ccproxy
+	// sent); Claude Code must get the tool's real name back to run it, and
+	// sends the result back in a conversation naming it again.
+	t.Run("mcp-long-tool-name", func(t *testing.T) {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{mcpServer: map[string]any{
+			"command": self, "env": map[string]string{"CCPROXY_TEST_MCP_SERVER": "1"},
+		}}})
+		res := runClaude(t, claude, base, &logs, "search the knowledge base",
+			"--mcp-config", string(cfg), "--strict-mcp-config", "--tools", "", "--allowedTools", "mcp__"+mcpServer+"__"+mcpTool)
+		if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: "+mcpAnswer) {
+			t.Fatalf("claude result %+v\nccproxy log:\n%s", res, logs.String())
+		}
+	})
+}
+
+// claudeResult is the part of Claude Code's --output-format json answer the
+// tests check.
+type claudeResult struct {
+	Result     string `json:"result"`
+	StopReason string `json:"stop_reason"`
+	IsError    bool   `json:"is_error"`
+}
+
+// runClaude runs one `claude -p prompt` against ccproxy at base.
+func runClaude(t *testing.T, claude, base string, logs *syncBuffer, prompt string, args ...string) claudeResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, claude, "-p", "run a command", "--allowedTools", "Bash", "--output-format", "json")
+	cmd := exec.CommandContext(ctx, claude, append([]string{"-p", prompt, "--output-format", "json"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(cleanEnv(), "HOME="+t.TempDir(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=x",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1", "ENABLE_TOOL_SEARCH=false")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("claude: %v\n%s\nccproxy log:\n%s", err, out, logs.String())
 	}
-	var res struct {
-		Result     string `json:"result"`
-		StopReason string `json:"stop_reason"`
-		IsError    bool   `json:"is_error"`
-	}
+	var res claudeResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("claude output: %v: %s", err, out)
 	}
-	// The demo upstream asks for `echo hello from the ccproxy demo upstream`;
-	// Claude Code runs it and sends the output back; the demo quotes it.
-	if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: hello from the ccproxy demo upstream") {
-		t.Fatalf("claude result %+v", res)
-	}
-	l := logs.String()
-	if !strings.Contains(l, `"stop_reason":"tool_use"`) || !strings.Contains(l, `"stop_reason":"end_turn"`) {
-		t.Fatalf("ccproxy log lacks the tool round trip:\n%s", l)
-	}
+	return res
 }
