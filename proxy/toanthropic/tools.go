@@ -1,6 +1,11 @@
 package toanthropic
 
-import "github.com/ccproxy/ccproxy/internal/jsonw"
+import (
+	"strings"
+
+	"github.com/ccproxy/ccproxy/internal/jsonw"
+	"github.com/tidwall/gjson"
+)
 
 // toolState is where a tool call is in its life.
 type toolState uint8
@@ -207,7 +212,7 @@ func (s *Stream) openToolBlock(dst []byte, i int) []byte {
 	dst = append(dst, `,"name":`...)
 	if len(t.name) == 0 {
 		dst = append(dst, `""`...)
-	} else if name, ok := s.cfg.ToolNames[string(t.name[1:len(t.name)-1])]; ok {
+	} else if name, ok := s.clientName(t.name); ok {
 		dst = jsonw.AppendString(dst, name)
 	} else {
 		dst = append(dst, t.name...)
@@ -217,6 +222,22 @@ func (s *Stream) openToolBlock(dst []byte, i int) []byte {
 		dst = s.flushPending(dst, t)
 	}
 	return dst
+}
+
+// clientName returns the client's name for raw, a tool name as the upstream
+// sent it (a quoted JSON string), when it names an alias in
+// Config.ToolNames. The lookup is on the decoded name, as Message's is: an
+// upstream may escape any character.
+func (s *Stream) clientName(raw []byte) (string, bool) {
+	if len(s.cfg.ToolNames) == 0 {
+		return "", false
+	}
+	in := view(raw[1 : len(raw)-1])
+	if strings.IndexByte(in, '\\') >= 0 {
+		in = gjson.Parse(view(raw)).Str // allocates; aliases are plain ASCII, so rare
+	}
+	name, ok := s.cfg.ToolNames[in]
+	return name, ok
 }
 
 func (s *Stream) flushPending(dst []byte, t *toolCall) []byte {
