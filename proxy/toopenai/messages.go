@@ -362,7 +362,7 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 			dst = appendStringOr(dst, b.id, `""`)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
 			if isString(b.name) {
-				dst = appendToolName(dst, b.name, nil)
+				dst = appendToolName(dst, b.name, t.toolNames)
 			} else {
 				dst = append(dst, `""`...)
 			}

@@ -66,3 +66,26 @@ func TestToolNamesTranslate(t *testing.T) {
 		t.Fatalf("earlier tool call %v", call)
 	}
 }
+
+// TestToolNamesHistoryOnly: a long name that only earlier tool calls carry
+// (its tool is no longer offered: an MCP server went away mid-session) goes
+// upstream as its alias too, and Info maps that alias back, so a model
+// repeating the call names the client's tool rather than one the client
+// never defined.
+func TestToolNamesHistoryOnly(t *testing.T) {
+	long := "mcp__gone-server__" + strings.Repeat("q", 60)
+	msgs := `[{"role":"user","content":"hi"},` +
+		`{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"` + long + `","input":{}}]},` +
+		`{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]`
+	for _, extra := range []string{`"tools":[{"name":"Read","input_schema":{"type":"object"}}]`, ""} {
+		m, info := translateJSON(t, req("claude-sonnet-4-5", msgs, extra), nil)
+		call := m["messages"].([]any)[1].(map[string]any)["tool_calls"].([]any)[0]
+		alias := call.(map[string]any)["function"].(map[string]any)["name"].(string)
+		if alias != toolAlias(long) {
+			t.Fatalf("earlier tool call named %q upstream", alias)
+		}
+		if len(info.ToolNames) != 1 || info.ToolNames[alias] != long {
+			t.Errorf("tools %s: ToolNames %v, want %s → %s", extra, info.ToolNames, alias, long)
+		}
+	}
+}

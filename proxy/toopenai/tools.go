@@ -10,12 +10,12 @@ import (
 // tools (a type other than "custom" and no input_schema) are dropped with a
 // debug log; when no tool remains, none of the three fields is sent. Names
 // too long for OpenAI are shortened (see appendToolName) and recorded in
-// names.
+// t.toolNames.
 //
 // The logger is a parameter rather than a translator field: zerolog's event
 // API leaks its receiver, which would move the translator's stack-held
 // index to the heap.
-func (t *translator) appendTools(dst, tools, choice []byte, names *map[string]string, log *zerolog.Logger) ([]byte, error) {
+func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger) ([]byte, error) {
 	if tools == nil || string(tools) == "null" {
 		return dst, nil
 	}
@@ -47,7 +47,7 @@ func (t *translator) appendTools(dst, tools, choice []byte, names *map[string]st
 		}
 		n++
 		dst = append(dst, `{"type":"function","function":{"name":`...)
-		dst = appendToolName(dst, name, names)
+		dst = appendToolName(dst, name, t.toolNames)
 		if isString(desc) {
 			t.textBytes += len(desc) - 2
 			dst = append(dst, `,"description":`...)
@@ -145,7 +145,7 @@ func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Lo
 		dst = append(dst, `,"tool_choice":"auto"`...)
 	case strEq(typ, "tool") && isString(name):
 		dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
-		dst = appendToolName(dst, name, nil)
+		dst = appendToolName(dst, name, t.toolNames)
 		dst = append(dst, "}}"...)
 	}
 	if noParallel {

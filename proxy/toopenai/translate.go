@@ -60,8 +60,8 @@ type Info struct {
 	// definitions: a cheap stand-in for message_start, never a tokenizer.
 	InputTokensEstimate int
 	// ToolNames maps the aliases sent upstream for tool names longer than
-	// OpenAI's 64 characters back to the client's names (nil when no name
-	// was shortened).
+	// OpenAI's 64 characters (in tools, tool_choice or earlier tool calls)
+	// back to the client's names (nil when no name was shortened).
 	ToolNames map[string]string
 }
 
@@ -85,6 +85,11 @@ type translator struct {
 	sysRole   string // "system" or "developer"
 	nMsgs     int    // messages written so far
 	textBytes int    // for InputTokensEstimate
+	// toolNames points at Info.ToolNames: every alias sent upstream (tools,
+	// tool_choice, earlier tool calls) maps back to the client's name. A
+	// pointer, not the map: escape analysis is field-insensitive, and
+	// copying a field of t into the returned Info would move ix to the heap.
+	toolNames *map[string]string
 }
 
 // Translate converts an Anthropic Messages request body into an OpenAI Chat
@@ -177,7 +182,7 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 
 	var models *Models
 	var log *zerolog.Logger
-	t := translator{sysRole: "system", ix: &ix}
+	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames}
 	if o != nil {
 		models = o.Models
 		t.replay = o.ReasoningReplay
@@ -218,7 +223,7 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 
-	if dst, err = t.appendTools(dst, r.tools, r.toolChoice, &info.ToolNames, log); err != nil {
+	if dst, err = t.appendTools(dst, r.tools, r.toolChoice, log); err != nil {
 		return dst[:mark], info, err
 	}
 
