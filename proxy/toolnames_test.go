@@ -3,6 +3,8 @@ package proxy
 import (
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -137,5 +139,63 @@ func TestLongToolNames(t *testing.T) {
 	}
 	if seen[0] != seen[1] {
 		t.Fatalf("aliases differ between requests: %q", seen)
+	}
+}
+
+// TestHistoryToolAliasCalled: a long-named tool that only the
+// conversation's earlier tool calls carry (it is no longer in tools) goes
+// upstream as its alias; an upstream calling that alias, and writing it with
+// a JSON escape, streams back a tool_use under the client's name.
+func TestHistoryToolAliasCalled(t *testing.T) {
+	long := "mcp__gone-server__" + strings.Repeat("q", 60)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Messages []struct {
+				ToolCalls []struct {
+					Function struct{ Name string }
+				} `json:"tool_calls"`
+			}
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) < 2 || len(req.Messages[1].ToolCalls) != 1 {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		alias := req.Messages[1].ToolCalls[0].Function.Name
+		if !openAIToolName.MatchString(alias) {
+			http.Error(w, "bad name "+alias, http.StatusBadRequest)
+			return
+		}
+		escaped := strings.Replace(alias, "_", `\u005f`, 1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"`+escaped+`","arguments":"{}"}}]}}]}`+"\n\n"+
+			`data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`+"\n\n"+
+			"data: [DONE]\n\n")
+	}))
+	defer up.Close()
+	body := []byte(`{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,` +
+		`"tools":[{"name":"Read","input_schema":{"type":"object"}}],` +
+		`"messages":[{"role":"user","content":"search"},` +
+		`{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"` + long + `","input":{}}]},` +
+		`{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"nothing"}]}]}`)
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRigFor(t, eng, up.URL, nil, nil)
+			resp := post(t, r.URL, "/v1/messages", body, nil)
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b, _ := io.ReadAll(resp.Body)
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			var called []string
+			for _, d := range checkGrammar(t, readEvents(t, resp.Body)) {
+				if cb, ok := d["content_block"].(map[string]any); ok && cb["type"] == "tool_use" {
+					name, _ := cb["name"].(string)
+					called = append(called, name)
+				}
+			}
+			if len(called) != 1 || called[0] != long {
+				t.Fatalf("tool_use names %q, want the client's %q", called, long)
+			}
+		})
 	}
 }
