@@ -237,6 +237,10 @@ func (h *harness) profile(ctx context.Context, c benchConfig, r *configResult, c
 	}
 	h.rep.Profiles = append(h.rep.Profiles, rel)
 	h.prog.Printf("  %-12s missed a %s target: CPU profile in %s\n", c.Name, name, rel)
+	if shares, err := cpuShares(path); err == nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("Where %s's CPU went on %s (`%s`, each sample counted for the first of its frames, from the leaf up, "+
+			"in the kernel, the Go runtime, net/http, fasthttp or ccproxy; library code counts for its caller): %s.", c.Name, name, rel, cpuSharesNote(shares)))
+	}
 }
 
 // heapProfile saves ccproxy's heap profile while the memory scenario's
