@@ -89,3 +89,34 @@ func TestToolNamesHistoryOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestToolNamesEscapes: one long name written with different JSON escapes
+// in the tool list, an earlier tool call and tool_choice gets one alias
+// everywhere (a valid OpenAI name, even from quotes, NUL, '/' or non-ASCII),
+// and Info maps it back to the decoded name.
+func TestToolNamesEscapes(t *testing.T) {
+	pad := strings.Repeat("k", 70)
+	cases := []struct{ tools, hist, choice, want string }{
+		{`mcp__a\/b` + pad, `mcp__a/b` + pad, `mcp__\u0061/b` + pad, "mcp__a/b" + pad},
+		{`mcp__\u0000x` + pad, `mcp__\u0000x` + pad, `mcp__\u0000x` + pad, "mcp__\x00x" + pad},
+		{`mcp__\"q` + pad, `mcp__\u0022q` + pad, `mcp__\"q` + pad, "mcp__\"q" + pad},
+		{"mcp__é" + pad, `mcp__\u00e9` + pad, "mcp__é" + pad, "mcp__é" + pad},
+		{`mcp__\ud83d\ude00` + pad, "mcp__😀" + pad, "mcp__😀" + pad, "mcp__😀" + pad},
+	}
+	fn := func(v any) string { return v.(map[string]any)["function"].(map[string]any)["name"].(string) }
+	for _, c := range cases {
+		def := `{"name":"` + c.tools + `","input_schema":{"type":"object"}}`
+		msgs := `[{"role":"user","content":"hi"},` +
+			`{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"` + c.hist + `","input":{}}]},` +
+			`{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]`
+		m, info := translateJSON(t, req("claude-sonnet-4-5", msgs, `"tools":[`+def+`],"tool_choice":{"type":"tool","name":"`+c.choice+`"}`), nil)
+		a := fn(m["tools"].([]any)[0])
+		hist := fn(m["messages"].([]any)[1].(map[string]any)["tool_calls"].([]any)[0])
+		if !openAIName.MatchString(a) || fn(m["tool_choice"]) != a || hist != a {
+			t.Errorf("%q: tools %q, tool_choice %q, earlier call %q", c.want, a, fn(m["tool_choice"]), hist)
+		}
+		if len(info.ToolNames) != 1 || info.ToolNames[a] != c.want {
+			t.Errorf("%q: ToolNames %q", c.want, info.ToolNames)
+		}
+	}
+}
