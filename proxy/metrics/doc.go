@@ -24,7 +24,11 @@
 // exact below 32 µs, then 32 linear sub-buckets per power of two, so a
 // reported percentile (the midpoint of its bucket) is within about 1.6% of
 // the true sample value. Values above 2^37 µs (about 38 hours) land in
-// the last bucket. Percentiles are computed at scrape time over all
-// observations since start (no decay window). The Prometheus histograms are
-// counted separately with exact bucket boundaries.
+// the last bucket. Percentiles are computed at scrape time, twice: over all
+// observations since start (latency_ms), and over those of the last 5 to 6
+// minutes (latency_ms_recent: one slot per minute of the monotonic clock,
+// six slots reused in turn, in buckets of 8 per power of two, so within
+// about 6%; an observation racing with a slot's reuse may be lost). The
+// Prometheus histograms are counted separately with exact bucket
+// boundaries, since start: Prometheus computes windows itself.
 package metrics

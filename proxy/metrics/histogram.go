@@ -66,6 +66,47 @@ type histogram struct {
 	// bounds at least 1/32 apart).
 	promStart [numBuckets]uint8
 	fine      [numBuckets]atomic.Int64
+	// recent holds the last winSlots minutes, one slot per minute (since
+	// the Metrics started, on the monotonic clock), in coarse buckets.
+	recent [winSlots]winSlot
+}
+
+// The recent window: the current minute and the winSlots-1 before it, in
+// coarse buckets of 1<<coarseShift fine ones (8 per octave: a percentile's
+// midpoint is within about 6% of the sample's value).
+const (
+	winSlots    = 6
+	coarseShift = 2
+	numCoarse   = numBuckets >> coarseShift
+)
+
+// winSlot counts one minute's observations.
+type winSlot struct {
+	minute atomic.Int64 // the minute counted; a slot is reset when reused
+	sumNs  atomic.Int64
+	maxNs  atomic.Int64
+	counts [numCoarse]atomic.Uint32
+}
+
+// at returns the slot for minute, resetting it when it last counted an
+// older minute. An observation racing with the reset may be lost: the
+// window is approximate at minute boundaries, never inconsistent.
+func (h *histogram) at(minute int64) *winSlot {
+	sl := &h.recent[minute%winSlots]
+	if m := sl.minute.Load(); m < minute && sl.minute.CompareAndSwap(m, minute) {
+		sl.sumNs.Store(0)
+		sl.maxNs.Store(0)
+		for i := range sl.counts {
+			sl.counts[i].Store(0)
+		}
+	}
+	return sl
+}
+
+// coarseRange returns the lower bound and width (µs) of coarse bucket c.
+func coarseRange(c int) (lo, width uint64) {
+	lo, w := bucketRange(c << coarseShift)
+	return lo, w << coarseShift
 }
 
 func newHistogram(bounds []time.Duration) *histogram {
@@ -84,20 +125,20 @@ func newHistogram(bounds []time.Duration) *histogram {
 	return h
 }
 
-// observe records d; negative durations count as zero.
-func (h *histogram) observe(d time.Duration) {
+// observe records d, finished in the given minute (see Metrics.minute);
+// negative durations count as zero.
+func (h *histogram) observe(d time.Duration, minute int64) {
 	if d < 0 {
 		d = 0
 	}
 	h.sumNs.Add(int64(d))
-	for {
-		cur := h.maxNs.Load()
-		if int64(d) <= cur || h.maxNs.CompareAndSwap(cur, int64(d)) {
-			break
-		}
-	}
+	storeMax(&h.maxNs, int64(d))
 	fi := bucketOf(uint64(d / time.Microsecond))
 	h.fine[fi].Add(1)
+	sl := h.at(minute)
+	sl.sumNs.Add(int64(d))
+	storeMax(&sl.maxNs, int64(d))
+	sl.counts[fi>>coarseShift].Add(1)
 	j := int(h.promStart[fi])
 	for j < len(h.bounds) && h.bounds[j] < d {
 		j++
@@ -105,32 +146,65 @@ func (h *histogram) observe(d time.Duration) {
 	h.prom[j].Add(1)
 }
 
-// latencySnapshot is a point-in-time copy of a histogram's fine buckets,
-// from which percentiles are read.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// latencySnapshot is a point-in-time copy of a histogram's buckets (fine
+// ones since start, or coarse ones for the recent window), from which
+// percentiles are read.
 type latencySnapshot struct {
-	count uint64
-	sumNs int64
-	maxNs int64
-	fine  [numBuckets]uint64
+	count   uint64
+	sumNs   int64
+	maxNs   int64
+	buckets []uint64
+	rangeOf func(int) (lo, width uint64) // bucketRange or coarseRange
 }
 
 func (h *histogram) snapshot() *latencySnapshot {
-	s := &latencySnapshot{sumNs: h.sumNs.Load(), maxNs: h.maxNs.Load()}
+	s := &latencySnapshot{sumNs: h.sumNs.Load(), maxNs: h.maxNs.Load(), buckets: make([]uint64, numBuckets), rangeOf: bucketRange}
 	for i := range h.fine {
 		c := uint64(h.fine[i].Load())
-		s.fine[i] = c
+		s.buckets[i] = c
 		s.count += c
 	}
 	return s
 }
 
-// merge adds o into s.
+// recentSnapshot sums the window's slots for the minutes up to now.
+func (h *histogram) recentSnapshot(now int64) *latencySnapshot {
+	s := &latencySnapshot{buckets: make([]uint64, numCoarse), rangeOf: coarseRange}
+	for i := range h.recent {
+		sl := &h.recent[i]
+		if m := sl.minute.Load(); m > now || m <= now-winSlots {
+			continue
+		}
+		s.sumNs += sl.sumNs.Load()
+		s.maxNs = max(s.maxNs, sl.maxNs.Load())
+		for j := range sl.counts {
+			c := uint64(sl.counts[j].Load())
+			s.buckets[j] += c
+			s.count += c
+		}
+	}
+	return s
+}
+
+// merge adds o, of the same bucket layout, into s.
 func (s *latencySnapshot) merge(o *latencySnapshot) {
 	s.count += o.count
 	s.sumNs += o.sumNs
 	s.maxNs = max(s.maxNs, o.maxNs)
-	for i := range s.fine {
-		s.fine[i] += o.fine[i]
+	if s.buckets == nil {
+		s.buckets, s.rangeOf = make([]uint64, len(o.buckets)), o.rangeOf
+	}
+	for i := range s.buckets {
+		s.buckets[i] += o.buckets[i]
 	}
 }
 
@@ -144,10 +218,10 @@ func (s *latencySnapshot) quantile(q float64) float64 {
 	rank := uint64(q*float64(s.count) + 0.999999)
 	rank = min(max(rank, 1), s.count)
 	var seen uint64
-	for i, c := range s.fine {
+	for i, c := range s.buckets {
 		seen += c
 		if seen >= rank {
-			lo, w := bucketRange(i)
+			lo, w := s.rangeOf(i)
 			v := float64(lo)
 			if w > 1 {
 				v += float64(w) / 2

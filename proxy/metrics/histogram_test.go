@@ -38,9 +38,9 @@ func TestBucketLayout(t *testing.T) {
 func TestHistogramQuantiles(t *testing.T) {
 	h := newHistogram(latencyBounds)
 	for i := 1; i <= 1000; i++ {
-		h.observe(time.Duration(i) * 10 * time.Microsecond) // 10 µs .. 10 ms
+		h.observe(time.Duration(i)*10*time.Microsecond, 0) // 10 µs .. 10 ms
 	}
-	h.observe(-time.Second) // counted as zero
+	h.observe(-time.Second, 0) // counted as zero
 	s := h.snapshot()
 	if s.count != 1001 {
 		t.Fatalf("count = %d", s.count)
@@ -73,13 +73,68 @@ func TestPromBucketExact(t *testing.T) {
 		}
 		for _, d := range ds {
 			h := newHistogram(bounds)
-			h.observe(d)
+			h.observe(d, 0)
 			want := sort.Search(len(bounds), func(i int) bool { return bounds[i] >= d })
 			for j := range h.prom {
 				if got := h.prom[j].Load(); (j == want) != (got == 1) {
 					t.Fatalf("d=%v: bucket %d has %d, want the sample in bucket %d", d, j, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestRecentWindow: the recent snapshot holds the current minute and the
+// five before it; a slot is reset when a later minute reuses it; its
+// percentiles are within the coarse buckets' 6%.
+func TestRecentWindow(t *testing.T) {
+	h := newHistogram(latencyBounds)
+	for i := 1; i <= 1000; i++ {
+		h.observe(time.Duration(i)*10*time.Microsecond, 3) // 10 µs .. 10 ms in minute 3
+	}
+	h.observe(time.Hour, 0) // minute 0: out of the window from minute 6 on
+	s := h.recentSnapshot(5)
+	if s.count != 1001 || s.maxNs != int64(time.Hour) {
+		t.Fatalf("minute 5: count %d max %v, want 1001 and 1h", s.count, time.Duration(s.maxNs))
+	}
+	s = h.recentSnapshot(8)
+	if s.count != 1000 || s.maxNs != int64(10*time.Millisecond) {
+		t.Fatalf("minute 8: count %d max %v, want minute 3's 1000 and 10ms", s.count, time.Duration(s.maxNs))
+	}
+	for _, c := range []struct{ q, want float64 }{{0.5, 5000}, {0.95, 9500}, {0.99, 9900}} {
+		if got := s.quantile(c.q); (got-c.want)/c.want > 0.06 || (got-c.want)/c.want < -0.06 {
+			t.Errorf("q%.2f = %v µs, want %v ± 6%%", c.q, got, c.want)
+		}
+	}
+	if want := int64(1000*1001/2) * int64(10*time.Microsecond); s.sumNs != want {
+		t.Errorf("sum %d, want %d", s.sumNs, want)
+	}
+	// Minute 9 reuses minute 3's slot: it starts empty.
+	h.observe(time.Millisecond, 9)
+	if s = h.recentSnapshot(9); s.count != 1 || s.maxNs != int64(time.Millisecond) {
+		t.Fatalf("minute 9: count %d max %v, want 1 and 1ms", s.count, time.Duration(s.maxNs))
+	}
+	if s = h.recentSnapshot(15); s.count != 0 {
+		t.Fatalf("minute 15: count %d, want 0", s.count)
+	}
+	// Since start, nothing is forgotten.
+	if s = h.snapshot(); s.count != 1002 {
+		t.Fatalf("since start: count %d, want 1002", s.count)
+	}
+}
+
+func TestCoarseLayout(t *testing.T) {
+	for c := 1; c < numCoarse; c++ {
+		plo, pw := coarseRange(c - 1)
+		lo, _ := coarseRange(c)
+		if plo+pw != lo {
+			t.Fatalf("gap between coarse buckets %d and %d", c-1, c)
+		}
+	}
+	for _, v := range []uint64{0, 3, 31, 32, 100, 12345, 1 << 36} {
+		lo, w := coarseRange(bucketOf(v) >> coarseShift)
+		if v < lo || v >= lo+w {
+			t.Errorf("v=%d outside its coarse bucket [%d, %d)", v, lo, lo+w)
 		}
 	}
 }

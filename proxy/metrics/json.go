@@ -10,14 +10,18 @@ import (
 // Snapshot is the document served on /v1/metrics. Latencies are in
 // milliseconds.
 type Snapshot struct {
-	Version         string            `json:"version"`
-	Engine          string            `json:"engine"`
-	StartedAt       time.Time         `json:"started_at"`
-	UptimeSeconds   float64           `json:"uptime_seconds"`
-	Settings        map[string]any    `json:"settings"`
-	Requests        RequestStats      `json:"requests"`
-	Errors          ErrorStats        `json:"errors"`
+	Version       string         `json:"version"`
+	Engine        string         `json:"engine"`
+	StartedAt     time.Time      `json:"started_at"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	Settings      map[string]any `json:"settings"`
+	Requests      RequestStats   `json:"requests"`
+	Errors        ErrorStats     `json:"errors"`
+	// Latency covers every request since start; LatencyRecent only those
+	// that finished in the last 5 to 6 minutes (the current minute and the
+	// five before it), with percentiles within about 6%.
 	Latency         LatencyStats      `json:"latency_ms"`
+	LatencyRecent   LatencyStats      `json:"latency_ms_recent"`
 	Retries         RetryStats        `json:"retries"`
 	CircuitBreakers map[string]string `json:"circuit_breakers"`
 	Tokens          TokenStats        `json:"tokens"`
@@ -132,6 +136,26 @@ type PoolStats struct {
 	Waits   int64 `json:"waits"`
 }
 
+// latencyStats reads every latency kind through snap.
+func (m *Metrics) latencyStats(snap func(*histogram) *latencySnapshot) LatencyStats {
+	var ls LatencyStats
+	all := &latencySnapshot{}
+	ls.TotalByRoute = map[string]Percentiles{}
+	for i := range m.total {
+		s := snap(m.total[i])
+		if s.count > 0 {
+			all.merge(s)
+			ls.TotalByRoute[routeNames[i]] = percentiles(s)
+		}
+	}
+	ls.Total = percentiles(all)
+	ls.UpstreamHeaders = percentiles(snap(m.upstreamHeaders))
+	ls.UpstreamTotal = percentiles(snap(m.upstreamTotal))
+	ls.TTFT = percentiles(snap(m.ttft))
+	ls.Overhead = percentiles(snap(m.overhead))
+	return ls
+}
+
 func percentiles(s *latencySnapshot) Percentiles {
 	if s.count == 0 {
 		return Percentiles{}
@@ -215,20 +239,9 @@ func (m *Metrics) Snapshot() *Snapshot {
 		}
 	}
 
-	all := &latencySnapshot{}
-	s.Latency.TotalByRoute = map[string]Percentiles{}
-	for i := range m.total {
-		snap := m.total[i].snapshot()
-		if snap.count > 0 {
-			all.merge(snap)
-			s.Latency.TotalByRoute[routeNames[i]] = percentiles(snap)
-		}
-	}
-	s.Latency.Total = percentiles(all)
-	s.Latency.UpstreamHeaders = percentiles(m.upstreamHeaders.snapshot())
-	s.Latency.UpstreamTotal = percentiles(m.upstreamTotal.snapshot())
-	s.Latency.TTFT = percentiles(m.ttft.snapshot())
-	s.Latency.Overhead = percentiles(m.overhead.snapshot())
+	s.Latency = m.latencyStats((*histogram).snapshot)
+	minute := m.minute()
+	s.LatencyRecent = m.latencyStats(func(h *histogram) *latencySnapshot { return h.recentSnapshot(minute) })
 
 	s.Retries.Total = m.retriesSum.Load()
 	s.Retries.RequestsRetried = m.retried.Load()

@@ -151,20 +151,21 @@ func (m *Metrics) Observe(r *Request) {
 	if r.ErrorType != "" {
 		m.errors[errorTypeIndex(r.ErrorType)].Add(1)
 	}
+	now := m.minute()
 	if r.Total > 0 {
-		m.total[route].observe(r.Total)
+		m.total[route].observe(r.Total, now)
 	}
 	if r.UpstreamHeaders > 0 {
-		m.upstreamHeaders.observe(r.UpstreamHeaders)
+		m.upstreamHeaders.observe(r.UpstreamHeaders, now)
 	}
 	if r.UpstreamTotal > 0 {
-		m.upstreamTotal.observe(r.UpstreamTotal)
+		m.upstreamTotal.observe(r.UpstreamTotal, now)
 		if r.Total >= r.UpstreamTotal {
-			m.overhead.observe(r.Total - r.UpstreamTotal)
+			m.overhead.observe(r.Total-r.UpstreamTotal, now)
 		}
 	}
 	if r.TTFT > 0 {
-		m.ttft.observe(r.TTFT)
+		m.ttft.observe(r.TTFT, now)
 	}
 	if r.Retries > 0 {
 		m.retriesSum.Add(int64(r.Retries))
@@ -196,6 +197,10 @@ func (m *Metrics) Observe(r *Request) {
 		e.decoded.Add(r.UpstreamBytes)
 	}
 }
+
+// minute is the current minute since the Metrics started, on the
+// monotonic clock: the recent latency window's unit.
+func (m *Metrics) minute() int64 { return int64(time.Since(m.started) / time.Minute) }
 
 // RequestStarted counts a request as in flight until the returned func is
 // called (exactly once). It does not allocate.

@@ -130,6 +130,15 @@ func TestJSONSnapshot(t *testing.T) {
 		t.Errorf("settings = %v", s.Settings)
 	}
 
+	// Everything just happened: the recent window holds the same requests.
+	if got, all := s.LatencyRecent.Total, s.Latency.Total; got.Count != all.Count || got.Count == 0 || got.Max != all.Max ||
+		got.P50 < all.P50*0.94 || got.P50 > all.P50*1.06 || got.P99 < all.P99*0.94 || got.P99 > all.P99*1.06 {
+		t.Errorf("recent total %+v, since start %+v", got, all)
+	}
+	if got, all := s.LatencyRecent.TTFT, s.Latency.TTFT; got.Count != all.Count || len(s.LatencyRecent.TotalByRoute) != len(s.Latency.TotalByRoute) {
+		t.Errorf("recent ttft %+v / %d routes, since start %+v / %d routes", got, len(s.LatencyRecent.TotalByRoute), all, len(s.Latency.TotalByRoute))
+	}
+
 	r := s.Requests
 	if r.Total != 104 || r.Streamed != 100 || r.InFlight != 2 || r.OpenStreams != 1 {
 		t.Errorf("total/streamed/in_flight/open_streams = %d/%d/%d/%d, want 104/100/2/1", r.Total, r.Streamed, r.InFlight, r.OpenStreams)
@@ -277,5 +286,21 @@ func TestModelLabelsBounded(t *testing.T) {
 	}
 	if len(ml.names) != 7 {
 		t.Errorf("names = %v, want 5 fixed + 2 configured", ml.names)
+	}
+}
+
+// TestJSONRecentWindowAges: ten minutes later, the recent window is empty
+// and the since-start figures are unchanged.
+func TestJSONRecentWindowAges(t *testing.T) {
+	m := New(Info{Version: "1", Engine: "nethttp", Models: testModels})
+	observeFixture(m)
+	before := getJSON(t, m.JSONHandler())
+	m.started = m.started.Add(-10 * time.Minute) // the monotonic clock moves on
+	after := getJSON(t, m.JSONHandler())
+	if after.LatencyRecent.Total.Count != 0 || len(after.LatencyRecent.TotalByRoute) != 0 || after.LatencyRecent.TTFT.Count != 0 {
+		t.Errorf("recent after 10 minutes: %+v", after.LatencyRecent)
+	}
+	if after.Latency.Total != before.Latency.Total || after.Latency.Total.Count == 0 {
+		t.Errorf("since start changed: %+v → %+v", before.Latency.Total, after.Latency.Total)
 	}
 }
