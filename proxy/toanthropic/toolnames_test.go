@@ -38,20 +38,7 @@ func TestToolNamesMapped(t *testing.T) {
 		}
 	}
 	all = s.Finish(all, nil)
-	var names []string
-	for _, line := range strings.Split(string(all), "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok || !strings.Contains(data, `"content_block_start"`) {
-			continue
-		}
-		var ev struct {
-			ContentBlock struct{ Name string } `json:"content_block"`
-		}
-		if err := json.Unmarshal([]byte(data), &ev); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, ev.ContentBlock.Name)
-	}
+	names := blockNames(t, all)
 	if len(names) != 2 || names[0] != name || names[1] != "Read" {
 		t.Fatalf("streamed tool names %q\n%s", names, all)
 	}
@@ -89,22 +76,29 @@ func TestToolNamesEscapedOrOriginal(t *testing.T) {
 			t.Fatal(err)
 		}
 		all = s.Finish(all, nil)
-		got, found := "", false
-		for _, line := range strings.Split(string(all), "\n") {
-			data, ok := strings.CutPrefix(line, "data: ")
-			if !ok || !strings.Contains(data, `"content_block_start"`) {
-				continue
-			}
-			var ev struct {
-				ContentBlock struct{ Name string } `json:"content_block"`
-			}
-			if err := json.Unmarshal([]byte(data), &ev); err != nil {
-				t.Fatalf("%v: %s", err, data)
-			}
-			got, found = ev.ContentBlock.Name, true
-		}
-		if !found || got != c.want {
-			t.Errorf("stream %q: tool name %q, want %q\n%s", c.upstream, got, c.want, all)
+		if got := blockNames(t, all); len(got) != 1 || got[0] != c.want {
+			t.Errorf("stream %q: tool names %q, want %q\n%s", c.upstream, got, c.want, all)
 		}
 	}
+}
+
+// blockNames returns the names of the content blocks a stream's output
+// starts, in order.
+func blockNames(t *testing.T, out []byte) []string {
+	t.Helper()
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || !strings.Contains(data, `"content_block_start"`) {
+			continue
+		}
+		var ev struct {
+			ContentBlock struct{ Name string } `json:"content_block"`
+		}
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			t.Fatalf("%v: %s", err, data)
+		}
+		names = append(names, ev.ContentBlock.Name)
+	}
+	return names
 }
