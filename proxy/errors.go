@@ -34,10 +34,15 @@ type apiError struct {
 	Message    string
 	RetryAfter string // passed on as Retry-After when set
 	// Upstream is set when the error came from an upstream response; Raw
-	// and RawStatus then hold that response's body and status.
-	Upstream  bool
-	Raw       []byte
-	RawStatus int
+	// and RawStatus then hold that response's body and status, RawType and
+	// RawEncoding its Content-Type and Content-Encoding (on the passthrough
+	// routes the client's Accept-Encoding goes upstream, so Raw may be
+	// compressed and must leave with its coding named).
+	Upstream    bool
+	Raw         []byte
+	RawStatus   int
+	RawType     string
+	RawEncoding string
 }
 
 func (e *apiError) Error() string { return e.Type + ": " + e.Message }
@@ -55,7 +60,8 @@ func appendErrorJSON(dst []byte, typ, msg string) []byte {
 // sees. body is (a bounded prefix of) the upstream's response body.
 func upstreamError(status int, header http.Header, body []byte) *apiError {
 	msg := upstreamMessage(body)
-	e := &apiError{Status: status, Upstream: true, Raw: body, RawStatus: status}
+	e := &apiError{Status: status, Upstream: true, Raw: body, RawStatus: status,
+		RawType: header.Get("Content-Type"), RawEncoding: header.Get("Content-Encoding")}
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
 		e.Status, e.Type = http.StatusBadRequest, errInvalidRequest

@@ -79,7 +79,17 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			if ae.RetryAfter != "" {
 				w.Header().Set("Retry-After", ae.RetryAfter)
 			}
-			w.Header().Set("Content-Type", "application/json")
+			ct := ae.RawType
+			if ct == "" {
+				ct = "application/json"
+			}
+			w.Header().Set("Content-Type", ct)
+			if ae.RawEncoding != "" {
+				// The client's Accept-Encoding went upstream: the body is
+				// as the upstream coded it.
+				w.Header().Set("Content-Encoding", ae.RawEncoding)
+				w.Header().Set("Vary", "Accept-Encoding")
+			}
 			w.WriteHeader(ae.RawStatus)
 			w.Write(ae.Raw)
 			return
