@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -84,8 +85,15 @@ func (e *envReader) duration(k string, def time.Duration) time.Duration {
 	if v == "" {
 		return def
 	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-		return time.Duration(f * float64(time.Second))
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		// NaN and anything past time.Duration's range (inf, 1e10) would
+		// convert to a negative duration, which the engine then silently
+		// replaces with its default.
+		if f >= 0 && f <= maxSeconds {
+			return time.Duration(f * float64(time.Second))
+		}
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want seconds between 0 and %.0f, or a duration (e.g. 2m)", k, v, maxSeconds))
+		return def
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
@@ -95,12 +103,25 @@ func (e *envReader) duration(k string, def time.Duration) time.Duration {
 	return d
 }
 
+// maxSeconds is the longest duration in seconds time.Duration holds
+// (about 292 years), rounded down.
+const maxSeconds = float64(math.MaxInt64/int64(time.Second)) - 1
+
+// port checks a listen port: a number from 0 (any free port) to 65535.
+func (e *envReader) port(k, def string) string {
+	v := e.str(k, def)
+	if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 65535 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a port number from 0 to 65535", k, v))
+	}
+	return v
+}
+
 // loadConfig reads the environment through get.
 func loadConfig(get func(string) string) (*config, error) {
 	e := &envReader{get: get}
 	c := &config{
 		Host:          e.str("HOST", "127.0.0.1"),
-		Port:          e.str("PORT", "11434"),
+		Port:          e.port("PORT", "11434"),
 		LogLevel:      e.str("LOG_LEVEL", "info"),
 		LogFormat:     strings.ToLower(e.str("LOG_FORMAT", "")),
 		PprofAddr:     e.str("PPROF_ADDR", ""),

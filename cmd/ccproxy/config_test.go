@@ -155,3 +155,34 @@ func TestLogPool(t *testing.T) {
 		t.Fatalf("log: %s", buf.String())
 	}
 }
+
+// TestConfigOutOfRange: values that parse but cannot be used are refused
+// by name, as the README promises for every bad value. Before, a number of
+// seconds beyond time.Duration's range (or "inf") overflowed into a
+// negative duration that the engine silently replaced with its default,
+// and a PORT that is no port number failed later, in net.Listen, without
+// naming the variable (after the demo upstream had started).
+func TestConfigOutOfRange(t *testing.T) {
+	_, err := loadConfig(env(map[string]string{
+		"READ_TIMEOUT": "inf", "CONNECT_TIMEOUT": "1e10", "CLIENT_WRITE_TIMEOUT": "+Inf",
+		"PING_INTERVAL": "9999999999", "PORT": "http-ish",
+	}))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"READ_TIMEOUT", "CONNECT_TIMEOUT", "CLIENT_WRITE_TIMEOUT", "PING_INTERVAL", "PORT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+	for _, port := range []string{"70000", "-1", "abc"} {
+		if _, err := loadConfig(env(map[string]string{"PORT": port})); err == nil || !strings.Contains(err.Error(), "PORT") {
+			t.Errorf("PORT=%s: want an error naming PORT, got %v", port, err)
+		}
+	}
+	// The largest usable values still pass.
+	c, err := loadConfig(env(map[string]string{"READ_TIMEOUT": "1e9", "PORT": "0", "STREAM_IDLE_TIMEOUT": "2540400h"}))
+	if err != nil || c.EngineConfig.ResponseHeaderTimeout != 1e9*time.Second || c.Port != "0" {
+		t.Fatalf("%v %+v", err, c)
+	}
+}
