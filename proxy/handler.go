@@ -92,7 +92,7 @@ type Handler struct {
 	engine   engine.Engine
 	chatURL  string
 	modelURL string
-	auth     string // "Bearer <key>"
+	auth     string // "Bearer <key>", or "" without a key
 	// hdrStream and hdrUnary are the upstream request headers of
 	// translated requests, shared read-only.
 	hdrStream, hdrUnary http.Header
@@ -171,7 +171,6 @@ func New(cfg Config) (*Handler, error) {
 		engine:   cfg.Engine,
 		chatURL:  base + "/chat/completions",
 		modelURL: base + "/models",
-		auth:     "Bearer " + cfg.UpstreamKey,
 		retry: retryPolicy{Max: cfg.MaxRetries, BaseDelay: cfg.RetryBaseDelay,
 			MaxDelay: cfg.RetryMaxDelay, RetryAfterCap: cfg.RetryAfterCap},
 		tokens:   cfg.Tokens,
@@ -181,9 +180,18 @@ func New(cfg Config) (*Handler, error) {
 		reqBase:  newRequestIDBase(),
 		topts:    toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
 	}
+	if cfg.UpstreamKey != "" {
+		// No key (a local upstream that needs none): no Authorization
+		// header at all, rather than an empty "Bearer".
+		h.auth = "Bearer " + cfg.UpstreamKey
+	}
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
-	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}, "Authorization": {h.auth}}
-	h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}, "Authorization": {h.auth}}
+	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
+	h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	if h.auth != "" {
+		h.hdrStream["Authorization"] = []string{h.auth}
+		h.hdrUnary["Authorization"] = []string{h.auth}
+	}
 	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
 		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
 		if h.metrics != nil {

@@ -59,7 +59,9 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	if method == http.MethodPost && hd["Content-Type"] == nil {
 		hd["Content-Type"] = []string{"application/json"}
 	}
-	hd["Authorization"] = []string{h.auth}
+	if h.auth != "" {
+		hd["Authorization"] = []string{h.auth}
+	}
 
 	ctx, cancel := h.requestContext(r.Context(), rs.stream)
 	defer cancel()
