@@ -186,3 +186,27 @@ func TestConfigOutOfRange(t *testing.T) {
 		t.Fatalf("%v %+v", err, c)
 	}
 }
+
+// TestDotEnvQuotedValueWithComment: a quoted value followed by a comment
+// (`OPENAI_API_KEY="sk-..." # work key`, as dotenv and docker compose
+// accept) loses its quotes as well as its comment, and a file saved with a
+// UTF-8 byte order mark keeps its first variable's name. Before, the key
+// kept its quotes (the upstream then refused it) and the first name
+// started with the mark.
+func TestDotEnvQuotedValueWithComment(t *testing.T) {
+	p := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(p, []byte("\ufeffCCPROXY_Q0=first\r\nCCPROXY_Q1=\"sk-quoted\" # work key\r\nCCPROXY_Q2='single' #x\nCCPROXY_Q3=\"has # inside\"\nCCPROXY_Q4=\"open # not closed\nCCPROXY_Q5=\"a\"b\"\n"), 0o600)
+	for _, k := range []string{"CCPROXY_Q0", "CCPROXY_Q1", "CCPROXY_Q2", "CCPROXY_Q3", "CCPROXY_Q4", "CCPROXY_Q5"} {
+		t.Setenv(k, "") // registers cleanup
+		os.Unsetenv(k)
+	}
+	if _, err := loadDotEnv(p); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"CCPROXY_Q0": "first", "CCPROXY_Q1": "sk-quoted", "CCPROXY_Q2": "single",
+		"CCPROXY_Q3": "has # inside", "CCPROXY_Q4": "\"open", "CCPROXY_Q5": "a\"b"} {
+		if got := os.Getenv(k); got != want {
+			t.Errorf("%s=%q want %q", k, got, want)
+		}
+	}
+}
