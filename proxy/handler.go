@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,10 @@ type Config struct {
 	// DownstreamWriteTimeout bounds each write to a client (a client that
 	// stops reading is dropped). Default 30 s.
 	DownstreamWriteTimeout time.Duration
+	// ClientReadTimeout bounds each wait for more of a request body (a
+	// client that stops sending mid-body gets 408 and frees what it held).
+	// Default 30 s.
+	ClientReadTimeout time.Duration
 
 	// MaxRetries retries (after the first try) with exponential backoff and
 	// full jitter from RetryBaseDelay up to RetryMaxDelay. Defaults 2,
@@ -147,6 +152,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	def(&cfg.PingInterval, 10*time.Second)
 	def(&cfg.DownstreamWriteTimeout, 30*time.Second)
+	def(&cfg.ClientReadTimeout, 30*time.Second)
 	def(&cfg.RetryBaseDelay, 500*time.Millisecond)
 	def(&cfg.RetryMaxDelay, 8*time.Second)
 	def(&cfg.RetryAfterCap, 20*time.Second)
@@ -404,6 +410,18 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 		buf = make([]byte, 0, r.ContentLength+1)
 	}
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	// Each wait for more of the body ends after ClientReadTimeout. The
+	// deadline moves only once half of it has gone by, so most bodies
+	// take one deadline and its removal. Once the body is read it goes
+	// (HTTP/1.1: net/http also clears it when it starts watching for the
+	// client to leave; HTTP/2: the stream's timer stops). After a failed
+	// read it stays: net/http's discarding of the unread rest before the
+	// error answer then fails at once and closes the connection, instead
+	// of waiting for a stalled client forever.
+	rc := http.NewResponseController(w)
+	timeout := h.cfg.ClientReadTimeout
+	deadline := time.Now().Add(timeout)
+	_ = rc.SetReadDeadline(deadline)
 	for {
 		if len(buf) == cap(buf) {
 			var aerr *apiError
@@ -418,18 +436,31 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 			// the response's first write then skips discarding the rest of
 			// it (a pooled-buffer copy run under the handler's deep frames).
 			r.Body.Close()
+			_ = rc.SetReadDeadline(time.Time{})
 			return buf, nil
 		}
 		if err != nil {
-			var mb *http.MaxBytesError
-			if errors.As(err, &mb) {
-				return buf, &apiError{Status: http.StatusRequestEntityTooLarge, Type: errRequestTooLarge,
-					Message: "request body exceeds " + strconv.FormatInt(h.cfg.MaxRequestBytes, 10) + " bytes (MAX_REQUEST_BYTES)"}
-			}
-			return buf, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest,
-				Message: "reading request body: " + err.Error()}
+			return buf, h.bodyError(err)
+		}
+		if n > 0 && time.Until(deadline) < timeout/2 {
+			deadline = time.Now().Add(timeout)
+			_ = rc.SetReadDeadline(deadline)
 		}
 	}
+}
+
+// bodyError is the answer to a failed read of a request body.
+func (h *Handler) bodyError(err error) *apiError {
+	var mb *http.MaxBytesError
+	switch {
+	case errors.As(err, &mb):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: errRequestTooLarge,
+			Message: "request body exceeds " + strconv.FormatInt(h.cfg.MaxRequestBytes, 10) + " bytes (MAX_REQUEST_BYTES)"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &apiError{Status: http.StatusRequestTimeout, Type: errInvalidRequest,
+			Message: "the request body stopped arriving for " + h.cfg.ClientReadTimeout.String() + " (CLIENT_READ_TIMEOUT)"}
+	}
+	return &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: "reading request body: " + err.Error()}
 }
 
 // maxPooledBuf: larger buffers are dropped rather than pooled so a single

@@ -204,6 +204,7 @@ func loadConfig(get func(string) string) (*config, error) {
 		MaxBufferedBytes:       int64(e.integer("MAX_BUFFERED_BYTES", 16<<20)),
 		MaxStreamDuration:      e.duration("MAX_STREAM_SECONDS", 0),
 		DownstreamWriteTimeout: e.duration("CLIENT_WRITE_TIMEOUT", 30*time.Second),
+		ClientReadTimeout:      e.duration("CLIENT_READ_TIMEOUT", 30*time.Second),
 		MaxRetries:             e.integer("MAX_RETRIES", 2),
 		RetryBaseDelay:         e.duration("RETRY_BASE_DELAY", 500*time.Millisecond),
 		RetryMaxDelay:          e.duration("RETRY_MAX_DELAY", 8*time.Second),
