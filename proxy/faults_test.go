@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -312,5 +313,50 @@ func TestPassthrough(t *testing.T) {
 				t.Fatalf("models %d %s", mresp.StatusCode, mb)
 			}
 		})
+	}
+}
+
+// TestConcurrencyLimitClientGone: a client that goes away while queued for
+// a slot is recorded as 499 (it left), not 529 (an overload), and its
+// handler ends at once. Over h2c a client's cancellation reaches the
+// handler's context while the request waits.
+func TestConcurrencyLimitClientGone(t *testing.T) {
+	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
+		c.MaxConcurrent, c.QueueTimeout = 1, time.Minute
+	})
+	r.Up.InjectFaults(fakeupstream.Fault{Kind: fakeupstream.Stall, AfterChunks: 1, Delay: 5 * time.Second})
+	first := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
+	defer first.Body.Close()
+
+	srv := httptest.NewUnstartedServer(r.H)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(streamBody))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("queued request answered %d", resp.StatusCode)
+	}
+	wait, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	for {
+		s := r.Metrics.Snapshot().Requests
+		if s.ByStatus["499"] == 1 {
+			if s.ByStatus["529"] != 0 {
+				t.Fatalf("statuses %v: the client that left counted as an overload too", s.ByStatus)
+			}
+			return
+		}
+		if wait.Err() != nil {
+			t.Fatalf("statuses %v, want one 499: a client gone while queued must not wait for QUEUE_TIMEOUT or count as 529", s.ByStatus)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

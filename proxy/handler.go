@@ -376,7 +376,8 @@ func (h *Handler) authorized(r *http.Request) bool {
 }
 
 // takeSlot takes a concurrency slot (MAX_CONCURRENT_REQUESTS), waiting up
-// to QueueTimeout; when it reports false the 529 has been sent.
+// to QueueTimeout; when it reports false the 529 has been sent (or the
+// client has gone).
 func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState) bool {
 	select {
 	case h.slots <- struct{}{}:
@@ -390,6 +391,11 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 		return true
 	case <-t.C:
 	case <-r.Context().Done():
+		// The client went away while queued: 499 is recorded, not an
+		// overload.
+		rs.clientGone = true
+		rs.status, rs.errType = 499, "client_closed_request"
+		return false
 	}
 	h.fail(w, rs, &apiError{Status: 529, Type: errOverloaded,
 		Message: "ccproxy is at MAX_CONCURRENT_REQUESTS; try again shortly", RetryAfter: "1"})
