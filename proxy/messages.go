@@ -111,8 +111,10 @@ func (h *Handler) requestContext(parent context.Context, stream bool) (context.C
 }
 
 var (
-	errStreamTooLong = errors.New("stream exceeded MAX_STREAM_SECONDS")
-	errShuttingDown  = errors.New("ccproxy is shutting down")
+	// A stream cut by ccproxy ends with an error event of these types:
+	// shutting down is an overload a client retries elsewhere or later.
+	errStreamTooLong = &toanthropic.Error{Type: errAPI, Message: "the stream exceeded MAX_STREAM_SECONDS"}
+	errShuttingDown  = &toanthropic.Error{Type: errOverloaded, Message: "ccproxy is shutting down"}
 )
 
 // upstreamHeader returns the headers of a translated upstream request:

@@ -47,6 +47,16 @@ type UpstreamError struct {
 	Message string
 }
 
+// Error is an error Finish reports with its own Anthropic type and
+// message, as they are: one of the proxy's own (shutting down, a stream
+// cut at its time limit), not an upstream failure.
+type Error struct {
+	Type    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
 func (e *UpstreamError) Error() string {
 	return fmt.Sprintf("toanthropic: upstream error (%s): %s", e.Type, e.Message)
 }

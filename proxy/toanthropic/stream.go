@@ -313,8 +313,8 @@ func (s *Stream) fail(dst []byte, errType, rawMessage string) []byte {
 // Finish ends the translation when the upstream body has ended; err is the
 // read error, or nil at EOF. A cleanly finished choice (finish_reason read,
 // err nil) closes its blocks and ends with message_delta and message_stop.
-// Otherwise an api_error event "upstream stream ended unexpectedly: ..."
-// comes first, then the open block is closed, then message_delta (stop_reason
+// Otherwise an error event comes first (an *Error's type and message, else
+// an api_error "upstream stream ended unexpectedly: ..."), then the open block is closed, then message_delta (stop_reason
 // as mapped, or null without a finish_reason) and message_stop. Finish always
 // leaves the stream Done; after that it appends nothing, so calling it again
 // (or after Event already ended the stream) is harmless.
@@ -324,6 +324,11 @@ func (s *Stream) Finish(dst []byte, err error) []byte {
 	}
 	dst = s.Start(dst)
 	if err == nil && s.finished {
+		return s.end(dst)
+	}
+	var own *Error
+	if errors.As(err, &own) {
+		dst = ErrorEvent(dst, own.Type, own.Message)
 		return s.end(dst)
 	}
 	reason := "no finish_reason and no [DONE]"

@@ -2,7 +2,9 @@ package toanthropic
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -179,4 +181,37 @@ func FuzzStream(f *testing.F) {
 			t.Fatalf("%v\ninput %q\noutput:\n%s", err, in, out)
 		}
 	})
+}
+
+// TestFinishOwnError: an *Error (ccproxy's own reason to end a stream) is
+// reported with its type and message as they are; any other error is an
+// api_error about the upstream.
+func TestFinishOwnError(t *testing.T) {
+	for _, c := range []struct {
+		err            error
+		typ, wantInMsg string
+	}{
+		{&Error{Type: "overloaded_error", Message: "ccproxy is shutting down"}, "overloaded_error", "ccproxy is shutting down"},
+		{fmt.Errorf("wrapped: %w", &Error{Type: "api_error", Message: "cut"}), "api_error", "cut"},
+		{errors.New("connection reset"), "api_error", "upstream stream ended unexpectedly: connection reset"},
+	} {
+		s := NewStream(Config{Model: "m"})
+		out, err := s.Event(nil, []byte(`{"choices":[{"delta":{"content":"a"}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = s.Finish(out, c.err)
+		i := bytes.Index(out, []byte("event: error\ndata: "))
+		if i < 0 || !bytes.HasSuffix(out, []byte("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")) {
+			t.Fatalf("%v: %q", c.err, out)
+		}
+		line := out[i+len("event: error\ndata: "):]
+		line = line[:bytes.IndexByte(line, '\n')]
+		var e struct {
+			Error struct{ Type, Message string }
+		}
+		if err := json.Unmarshal(line, &e); err != nil || e.Error.Type != c.typ || e.Error.Message != c.wantInMsg {
+			t.Errorf("%v: error event %s (%v), want %s %q", c.err, line, err, c.typ, c.wantInMsg)
+		}
+	}
 }
