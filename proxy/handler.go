@@ -49,9 +49,9 @@ type Config struct {
 	// DownstreamWriteTimeout bounds each write to a client (a client that
 	// stops reading is dropped). Default 30 s.
 	DownstreamWriteTimeout time.Duration
-	// ClientReadTimeout bounds each wait for more of a request body (a
-	// client that stops sending mid-body gets 408 and frees what it held).
-	// Default 30 s.
+	// ClientReadTimeout bounds each wait for more of a request body: a
+	// client that stops sending mid-body for this long gets 408 (within
+	// half as long again) and frees what it held. Default 30 s.
 	ClientReadTimeout time.Duration
 
 	// MaxRetries retries (after the first try) with exponential backoff and
@@ -416,22 +416,33 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 		buf = make([]byte, 0, r.ContentLength+1)
 	}
 	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
-	// Each wait for more of the body ends after ClientReadTimeout. The
-	// deadline moves only once half of it has gone by, so most bodies
-	// take one deadline and its removal. Once the body is read it goes
-	// (HTTP/1.1: net/http also clears it when it starts watching for the
-	// client to leave; HTTP/2: the stream's timer stops). After a failed
-	// read it stays: net/http's discarding of the unread rest before the
-	// error answer then fails at once and closes the connection, instead
-	// of waiting for a stalled client forever.
+	// A client may pause for up to ClientReadTimeout anywhere in its body;
+	// one silent for longer gets its 408 before half as long again has
+	// gone by. The deadline is set that far (window) ahead and moved, after
+	// data, only once less than the timeout is left: most bodies take one
+	// deadline and its removal, and every pause shorter than the timeout
+	// still fits. Once the body is read the deadline goes (HTTP/1.1:
+	// net/http also clears it when it starts watching for the client to
+	// leave; HTTP/2: the stream's timer stops). After a failed read it
+	// stays: net/http's discarding of the unread rest before the error
+	// answer then fails at once and closes the connection, instead of
+	// waiting for a stalled client forever.
 	rc := http.NewResponseController(w)
 	timeout := h.cfg.ClientReadTimeout
-	deadline := time.Now().Add(timeout)
+	window := timeout + timeout/2
+	deadline := time.Now().Add(window)
 	_ = rc.SetReadDeadline(deadline)
 	for {
 		if len(buf) == cap(buf) {
+			// Growing may wait for the body budget: ccproxy's wait, not
+			// the client's, so no deadline runs meanwhile (over HTTP/2 a
+			// deadline that fires breaks the body for good).
+			_ = rc.SetReadDeadline(time.Time{})
 			var aerr *apiError
-			if buf, aerr = h.growBody(r, rs, buf, bufs); aerr != nil {
+			buf, aerr = h.growBody(r, rs, buf, bufs)
+			deadline = time.Now().Add(window)
+			_ = rc.SetReadDeadline(deadline)
+			if aerr != nil {
 				return buf, aerr
 			}
 		}
@@ -448,8 +459,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 		if err != nil {
 			return buf, h.bodyError(err)
 		}
-		if n > 0 && time.Until(deadline) < timeout/2 {
-			deadline = time.Now().Add(timeout)
+		if n > 0 && time.Until(deadline) < timeout {
+			deadline = time.Now().Add(window)
 			_ = rc.SetReadDeadline(deadline)
 		}
 	}
