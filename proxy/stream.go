@@ -279,8 +279,16 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		rs.status = 499
 	}
 	if err != nil && !rs.clientGone {
-		rs.errType = errAPI
-		h.log.Warn().Str("request_id", rs.id).Err(err).Msg("upstream stream failed")
+		// ccproxy's own end of a stream is recorded with the type its
+		// error event carried, and not blamed on the upstream.
+		var own *toanthropic.Error
+		if errors.As(err, &own) {
+			rs.errType = own.Type
+			h.log.Warn().Str("request_id", rs.id).Str("reason", own.Message).Msg("stream ended by ccproxy")
+		} else {
+			rs.errType = errAPI
+			h.log.Warn().Str("request_id", rs.id).Err(err).Msg("upstream stream failed")
+		}
 	}
 }
 
