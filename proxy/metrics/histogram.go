@@ -82,25 +82,40 @@ const (
 
 // winSlot counts one minute's observations.
 type winSlot struct {
-	minute atomic.Int64 // the minute counted; a slot is reset when reused
+	// state is the minute counted, shifted left by one, with the low bit
+	// set while the slot is being reset for it: a slot is reset when a
+	// later minute reuses it.
+	state  atomic.Int64
 	sumNs  atomic.Int64
 	maxNs  atomic.Int64
 	counts [numCoarse]atomic.Uint32
 }
 
 // at returns the slot for minute, resetting it when it last counted an
-// older minute. An observation racing with the reset may be lost: the
-// window is approximate at minute boundaries, never inconsistent.
+// older minute, or nil: an observation racing with the slot's reset (or
+// one more than five minutes late) is not counted in the window, so a
+// slot never holds an observation's sum or max without its count, nor
+// one of another minute's counts.
 func (h *histogram) at(minute int64) *winSlot {
 	sl := &h.recent[minute%winSlots]
-	if m := sl.minute.Load(); m < minute && sl.minute.CompareAndSwap(m, minute) {
-		sl.sumNs.Store(0)
-		sl.maxNs.Store(0)
-		for i := range sl.counts {
-			sl.counts[i].Store(0)
+	want := minute << 1
+	for {
+		st := sl.state.Load()
+		switch {
+		case st == want:
+			return sl
+		case st>>1 >= minute: // being reset for this minute, or counting a later one
+			return nil
+		case sl.state.CompareAndSwap(st, want|1):
+			sl.sumNs.Store(0)
+			sl.maxNs.Store(0)
+			for i := range sl.counts {
+				sl.counts[i].Store(0)
+			}
+			sl.state.Store(want)
+			return sl
 		}
 	}
-	return sl
 }
 
 // coarseRange returns the lower bound and width (µs) of coarse bucket c.
@@ -135,10 +150,11 @@ func (h *histogram) observe(d time.Duration, minute int64) {
 	storeMax(&h.maxNs, int64(d))
 	fi := bucketOf(uint64(d / time.Microsecond))
 	h.fine[fi].Add(1)
-	sl := h.at(minute)
-	sl.sumNs.Add(int64(d))
-	storeMax(&sl.maxNs, int64(d))
-	sl.counts[fi>>coarseShift].Add(1)
+	if sl := h.at(minute); sl != nil {
+		sl.sumNs.Add(int64(d))
+		storeMax(&sl.maxNs, int64(d))
+		sl.counts[fi>>coarseShift].Add(1)
+	}
 	j := int(h.promStart[fi])
 	for j < len(h.bounds) && h.bounds[j] < d {
 		j++
@@ -179,17 +195,29 @@ func (h *histogram) snapshot() *latencySnapshot {
 // recentSnapshot sums the window's slots for the minutes up to now.
 func (h *histogram) recentSnapshot(now int64) *latencySnapshot {
 	s := &latencySnapshot{buckets: make([]uint64, numCoarse), rangeOf: coarseRange}
+	var part [numCoarse]uint64
 	for i := range h.recent {
 		sl := &h.recent[i]
-		if m := sl.minute.Load(); m > now || m <= now-winSlots {
+		st := sl.state.Load()
+		if m := st >> 1; st&1 != 0 || m > now || m <= now-winSlots {
 			continue
 		}
-		s.sumNs += sl.sumNs.Load()
-		s.maxNs = max(s.maxNs, sl.maxNs.Load())
+		sum, mx := sl.sumNs.Load(), sl.maxNs.Load()
+		var n uint64
 		for j := range sl.counts {
-			c := uint64(sl.counts[j].Load())
+			part[j] = uint64(sl.counts[j].Load())
+			n += part[j]
+		}
+		if sl.state.Load() != st {
+			// Reused while read: the minute it counted has left the
+			// window (the slot's next minute is past now).
+			continue
+		}
+		s.sumNs += sum
+		s.maxNs = max(s.maxNs, mx)
+		s.count += n
+		for j, c := range part {
 			s.buckets[j] += c
-			s.count += c
 		}
 	}
 	return s
