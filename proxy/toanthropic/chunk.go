@@ -27,13 +27,15 @@ type choiceFields struct {
 	raw   string // the whole element, for matchedStop
 	index string // first "index"
 
-	delta        bool   // "delta" is an object; the next four are its fields
+	delta        bool   // "delta" is an object; the next five are its fields
 	content      string // "content"
+	refusal      string // "refusal" (OpenAI streams a refusal here, content null)
 	reasoning    string // "reasoning_content"
 	reasoningAlt string // "reasoning"
 	toolCalls    bool   // "tool_calls" is an array: its objects are Stream.frags
 
 	finish string // "finish_reason"
+	usage  string // "usage" (Moonshot sends it in the finishing choice)
 }
 
 // toolFrag is one object element of delta.tool_calls.
@@ -168,13 +170,15 @@ func (st *Stream) readChoice(s string, i int, f *choiceFields) (int, bool) {
 				return st.raw(s, v, &f.index)
 			}
 		case "delta":
-			f.content, f.reasoning, f.reasoningAlt, f.toolCalls = "", "", "", false
+			f.content, f.refusal, f.reasoning, f.reasoningAlt, f.toolCalls = "", "", "", "", false
 			st.frags = st.frags[:0]
 			if f.delta = at(s, v, '{'); f.delta {
 				return st.readDelta(s, v+1, f)
 			}
 		case "finish_reason":
 			return st.raw(s, v, &f.finish)
+		case "usage":
+			return st.raw(s, v, &f.usage)
 		}
 		return st.scan.skip(s, v)
 	})
@@ -185,6 +189,8 @@ func (st *Stream) readDelta(s string, i int, f *choiceFields) (int, bool) {
 		switch key {
 		case "content":
 			return st.raw(s, v, &f.content)
+		case "refusal":
+			return st.raw(s, v, &f.refusal)
 		case "reasoning_content":
 			return st.raw(s, v, &f.reasoning)
 		case "reasoning":

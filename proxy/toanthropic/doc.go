@@ -41,21 +41,24 @@
 //     or when text arrived in between) are dropped. A call without any
 //     argument bytes gets the partial_json "{}", so its input is {}.
 //   - Text or reasoning that arrives while a tool block is open closes it.
+//     A refusal (delta.refusal, sent with content null) is text.
 //   - finish_reason: stop → end_turn, length → max_tokens, tool_calls and
 //     function_call → tool_use, content_filter → refusal, anything else →
 //     end_turn with Stream.UnknownFinish reporting it. stop becomes tool_use
-//     when tool calls were emitted. OpenAI strips a matched stop sequence from
+//     when tool calls were emitted, and tool_calls end_turn when none was
+//     (Anthropic never stops with tool_use without a tool_use block). OpenAI strips a matched stop sequence from
 //     the text, so stop_sequence is only reported when the upstream names the
 //     match in a non-standard choice field (vLLM "stop_reason", SGLang
 //     "matched_stop") and it equals one of Config.StopSequences.
 //   - message_delta is sent once the choice has finished and either the usage
-//     (a chunk with choices:[] or usage on the finish chunk) or "[DONE]" has
+//     (a chunk with choices:[], usage on the finish chunk, or usage inside
+//     the finishing choice as Moonshot sends it) or "[DONE]" has
 //     been read. "[DONE]" without any finish_reason also ends the message
 //     cleanly (end_turn, or tool_use after tool calls).
 //   - Usage: input_tokens = prompt_tokens − cached tokens (Anthropic's
 //     input_tokens excludes cache reads), cache_read_input_tokens =
 //     prompt_tokens_details.cached_tokens (or DeepSeek's
-//     prompt_cache_hit_tokens), output_tokens = completion_tokens (which
+//     prompt_cache_hit_tokens, or Moonshot's cached_tokens), output_tokens = completion_tokens (which
 //     includes reasoning tokens, as Anthropic's output_tokens includes
 //     thinking). Without upstream usage, input_tokens is Config.InputTokens
 //     and output_tokens an estimate of one token per 4 bytes of emitted

@@ -18,7 +18,9 @@ const (
 )
 
 // mapFinish maps an OpenAI finish_reason to an Anthropic stop reason; known
-// is false for a reason it does not recognise (mapped to end_turn).
+// is false for a reason it does not recognise (mapped to end_turn). toolUsed
+// reports that the answer holds tool calls: tool_use is the stop reason
+// exactly when it does, unless the output was cut (max_tokens) or refused.
 func mapFinish(reason string, toolUsed bool) (stop string, known bool) {
 	switch reason {
 	case "stop", "end_turn", "eos":
@@ -29,6 +31,11 @@ func mapFinish(reason string, toolUsed bool) (stop string, known bool) {
 	case "length", "max_tokens":
 		return stopMaxTokens, true
 	case "tool_calls", "function_call", "tool_use":
+		if !toolUsed {
+			// No call came (an upstream's tool parser failed): Anthropic
+			// never ends with tool_use without a tool_use block.
+			return stopEndTurn, true
+		}
 		return stopToolUse, true
 	case "content_filter", "refusal":
 		return stopRefusal, true
@@ -94,8 +101,11 @@ func errorMessageRaw(e gjson.Result) string {
 func parseUsage(u gjson.Result) Usage {
 	prompt := int(u.Get("prompt_tokens").Int())
 	cached := u.Get("prompt_tokens_details.cached_tokens")
-	if !cached.Exists() {
+	if cached.Type == gjson.Null { // absent or null
 		cached = u.Get("prompt_cache_hit_tokens") // DeepSeek
+	}
+	if cached.Type == gjson.Null {
+		cached = u.Get("cached_tokens") // Moonshot
 	}
 	c := int(cached.Int())
 	c = min(max(c, 0), max(prompt, 0))

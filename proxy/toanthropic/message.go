@@ -54,6 +54,7 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	dst = jsonw.AppendString(dst, cfg.Model)
 	dst = append(dst, `,"content":[`...)
 	n := 0
+	outBytes := 0 // emitted content bytes, for the output estimate (as Stream)
 	sep := func() {
 		if n > 0 {
 			dst = append(dst, ',')
@@ -69,6 +70,7 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 			sep()
 			dst = append(dst, `{"type":"thinking","thinking":`...)
 			dst = append(dst, r.Raw...)
+			outBytes += len(r.Raw) - 2
 			dst = append(dst, `,"signature":"`...)
 			h := fnvOffset
 			h.writeString(r.Str)
@@ -80,6 +82,7 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	appendText := func(raw string) {
 		sep()
 		hasText = true
+		outBytes += len(raw) - 2
 		dst = append(dst, `{"type":"text","text":`...)
 		dst = append(dst, raw...)
 		dst = append(dst, '}')
@@ -123,7 +126,9 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 			dst = append(dst, name.Raw...)
 		}
 		dst = append(dst, `,"input":`...)
-		dst = appendInput(dst, fn.Get("arguments"))
+		args := fn.Get("arguments")
+		outBytes += argBytes(args)
+		dst = appendInput(dst, args)
 		dst = append(dst, '}')
 		return true
 	})
@@ -145,12 +150,24 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	if u := root.Get("usage"); u.IsObject() {
 		usage = parseUsage(u)
 	} else {
-		usage = Usage{InputTokens: max(cfg.InputTokens, 0)}
+		usage = Usage{InputTokens: max(cfg.InputTokens, 0), OutputTokens: (outBytes + 3) / 4}
 	}
 	dst = append(dst, `,"usage":`...)
 	dst = appendUsage(dst, usage)
 	dst = append(dst, '}')
 	return dst, usage, stop, nil
+}
+
+// argBytes returns the bytes Stream would emit as input_json_delta for a
+// call with these arguments: the raw string contents, or "{}" for none.
+func argBytes(args gjson.Result) int {
+	switch {
+	case args.Type == gjson.String && strings.TrimSpace(args.Str) != "":
+		return len(args.Raw) - 2
+	case args.Type == gjson.JSON:
+		return len(args.Raw)
+	}
+	return 2
 }
 
 // appendInput appends a tool_use input object built from OpenAI arguments.

@@ -36,8 +36,8 @@ func TestMessage(t *testing.T) {
 				`{"type":"tool_use","id":"toolu_SYNTHETIC","name":"Bash","input":{}},` +
 				`{"type":"tool_use","id":"call_3","name":"Edit","input":{"_raw":"{\"a\": tru"}},` +
 				`{"type":"tool_use","id":"call_4","name":"Obj","input":{"k":1}}],` +
-				`"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}`,
-			stop: "tool_use", usage: Usage{7, 0, 0},
+				`"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":14}}`,
+			stop: "tool_use", usage: Usage{7, 14, 0},
 		},
 		{
 			name: "thinking off, length",
@@ -55,14 +55,14 @@ func TestMessage(t *testing.T) {
 		{
 			name: "stop sequence via vLLM stop_reason, content parts",
 			body: `{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},"finish_reason":"stop","stop_reason":"END"}]}`,
-			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"stop_reason":"stop_sequence","stop_sequence":"END","usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}`,
-			stop: "stop_sequence", usage: Usage{7, 0, 0},
+			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"stop_reason":"stop_sequence","stop_sequence":"END","usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}`,
+			stop: "stop_sequence", usage: Usage{7, 1, 0},
 		},
 		{
 			name: "refusal field",
 			body: `{"choices":[{"message":{"content":null,"refusal":"I can't."},"finish_reason":"stop"}]}`,
-			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"I can't."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}`,
-			stop: "end_turn", usage: Usage{7, 0, 0},
+			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"I can't."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":2}}`,
+			stop: "end_turn", usage: Usage{7, 2, 0},
 		},
 	}
 	for _, tt := range tests {

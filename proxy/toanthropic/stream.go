@@ -157,11 +157,15 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 		e := &UpstreamError{Type: errorType(errObj), Message: errorMessage(errObj)}
 		return s.fail(dst, e.Type, errorMessageRaw(errObj)), e
 	}
+	usage := c.usageRaw
 	if c.choices && c.choice.obj {
+		if usage == "" || usage[0] != '{' {
+			usage = c.choice.usage // Moonshot: usage inside the finishing choice
+		}
 		dst = s.choice(dst, &c.choice)
 	}
-	if c.usageRaw != "" && c.usageRaw[0] == '{' {
-		s.usage = parseUsage(gjson.Parse(c.usageRaw))
+	if usage != "" && usage[0] == '{' {
+		s.usage = parseUsage(gjson.Parse(usage))
 		s.usageSeen = true
 	}
 	return s.maybeEnd(dst), nil
@@ -187,6 +191,9 @@ func (s *Stream) choice(dst []byte, c *choiceFields) []byte {
 		}
 		if nonEmptyStr(c.content) {
 			dst = s.textDelta(dst, blockText, c.content)
+		}
+		if nonEmptyStr(c.refusal) { // a refusal is the answer's text, as in Message
+			dst = s.textDelta(dst, blockText, c.refusal)
 		}
 		if c.toolCalls {
 			for i := range s.frags {
