@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -97,4 +99,43 @@ func TestFidelityUnaryUsageEstimate(t *testing.T) {
 	if unary.Usage.InputTokens <= 0 || unary.Usage.InputTokens != streamed.Usage.InputTokens {
 		t.Fatalf("unary input_tokens %d, streamed %d; want the same estimate > 0", unary.Usage.InputTokens, streamed.Usage.InputTokens)
 	}
+}
+
+// TestFidelitySecondCallSameIndex: a relay in front of Gemini sends a
+// second parallel call at index 0 again, without id or name, its arguments
+// a new JSON object after the first call's complete one. Appended to the
+// first call they made its input invalid JSON ({...}{...}), which no
+// client can run; each must be its own tool_use, the second with the
+// same tool name and a synthetic id.
+func TestFidelitySecondCallSameIndex(t *testing.T) {
+	body := sseBody(
+		chunkJSON(`{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"Bash","arguments":""}}]}`, "null"),
+		chunkJSON(`{"tool_calls":[{"index":0,"function":{"name":"","arguments":"{\"command\":\"ls\"}"}}]}`, "null"),
+		chunkJSON(`{"tool_calls":[{"index":0,"function":{"name":"","arguments":" {\"command\":"}}]}`, "null"),
+		chunkJSON(`{"tool_calls":[{"index":0,"function":{"arguments":"\"pwd\"}"}}]}`, "null"),
+		chunkJSON(`{}`, `"tool_calls"`),
+		"[DONE]")
+	_, msg := fidelityStream(t, body, fidelityRequest)
+	if len(msg.Content) != 2 || msg.StopReason != anthropic.StopReasonToolUse {
+		t.Fatalf("%d blocks, stop %q; want 2 tool_use blocks", len(msg.Content), msg.StopReason)
+	}
+	for i, want := range []string{`{"command":"ls"}`, `{"command":"pwd"}`} {
+		b := msg.Content[i]
+		var in map[string]any
+		if b.Type != "tool_use" || b.Name != "Bash" || json.Unmarshal(b.Input, &in) != nil || compactJSON(t, b.Input) != want {
+			t.Fatalf("block %d: %s %q input %s; want Bash %s", i, b.Type, b.Name, b.Input, want)
+		}
+	}
+	if msg.Content[0].ID != "call_1" || !strings.HasPrefix(msg.Content[1].ID, "toolu_") {
+		t.Fatalf("ids %q, %q", msg.Content[0].ID, msg.Content[1].ID)
+	}
+}
+
+func compactJSON(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatalf("invalid JSON %s: %v", b, err)
+	}
+	return buf.String()
 }

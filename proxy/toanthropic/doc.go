@@ -24,7 +24,10 @@
 //     from the decoded thinking text, so the request side can recognise it.
 //   - Tool calls are keyed by tool_calls[].index; a fragment whose non-empty
 //     id differs from the id already recorded for its index (upstreams that
-//     send every call as index 0) starts a new call and ends the old one. The id and name are
+//     send every call as index 0) starts a new call and ends the old one, as
+//     does a fragment without id whose arguments open a new JSON object after
+//     the call's complete one (the new call keeps the old one's name: a relay
+//     in front of Gemini sends parallel calls so). The id and name are
 //     taken from the first fragment that carries them; a missing id becomes
 //     a synthetic "toolu_..." id; a name found in Config.ToolNames (an
 //     alias for a name too long for OpenAI) becomes the client's name. A

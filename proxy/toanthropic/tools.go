@@ -94,8 +94,10 @@ func (a *argScan) step(c byte) {
 }
 
 // tool returns the call a fragment belongs to, creating it when needed.
-// id is the fragment's raw id: a non-empty JSON string, or "".
-func (s *Stream) tool(index int64, id string) *toolCall {
+// id is the fragment's raw id: a non-empty JSON string, or "". opens reports
+// that the fragment's arguments start a JSON object.
+func (s *Stream) tool(index int64, id string, opens bool) *toolCall {
+	var inherit *toolCall
 	for i := len(s.tools) - 1; i >= 0; i-- {
 		t := &s.tools[i]
 		if t.oaIndex != index {
@@ -104,6 +106,13 @@ func (s *Stream) tool(index int64, id string) *toolCall {
 		// Upstreams that number every call 0 tell calls apart by id only.
 		if id != "" && len(t.id) > 0 && len(t.name) > 0 && string(t.id) != id {
 			t.scan.complete = true // superseded: no fragment can reach it any more
+			break
+		}
+		// Some relays (Gemini behind one) send a second call at the same
+		// index with neither id nor name: a new object after a complete
+		// one. Appending it would make the input invalid JSON.
+		if id == "" && opens && t.scan.complete && len(t.name) > 0 {
+			inherit = t
 			break
 		}
 		return t
@@ -117,7 +126,25 @@ func (s *Stream) tool(index int64, id string) *toolCall {
 	t.oaIndex = index
 	t.id, t.name, t.pending = t.id[:0], t.name[:0], t.pending[:0]
 	t.state, t.scan, t.block = toolWaiting, argScan{}, 0
+	if inherit != nil { // if s.tools grew, inherit is in the old array, intact
+		t.name = append(t.name, inherit.name...)
+	}
 	return t
+}
+
+// opensObject reports that raw JSON string contents start, after
+// whitespace, with '{'.
+func opensObject(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == ' ':
+		case c == '\\' && i+1 < len(raw) && (raw[i+1] == 'n' || raw[i+1] == 't' || raw[i+1] == 'r'):
+			i++
+		default:
+			return c == '{'
+		}
+	}
+	return false
 }
 
 // toolFragment handles one tool_calls[] element of a delta.
@@ -127,7 +154,7 @@ func (s *Stream) toolFragment(dst []byte, f *toolFrag) []byte {
 	if !nonEmptyStr(id) {
 		id = ""
 	}
-	t := s.tool(toolIndex(f.index, f.pos), id)
+	t := s.tool(toolIndex(f.index, f.pos), id, isStr(f.args) && opensObject(inner(f.args)) || f.args != "" && f.args[0] == '{')
 	if len(t.id) == 0 && id != "" {
 		t.id = append(t.id, id...)
 	}
