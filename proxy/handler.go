@@ -430,8 +430,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 	rc := http.NewResponseController(w)
 	timeout := h.cfg.ClientReadTimeout
 	window := timeout + timeout/2
-	deadline := time.Now().Add(window)
-	_ = rc.SetReadDeadline(deadline)
+	var dl lazyDeadline
+	d, _ := dl.advance(timeout, window)
+	_ = rc.SetReadDeadline(d)
 	for {
 		if len(buf) == cap(buf) {
 			// Growing may wait for the body budget: ccproxy's wait, not
@@ -440,8 +441,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 			_ = rc.SetReadDeadline(time.Time{})
 			var aerr *apiError
 			buf, aerr = h.growBody(r, rs, buf, bufs)
-			deadline = time.Now().Add(window)
-			_ = rc.SetReadDeadline(deadline)
+			dl = lazyDeadline{}
+			d, _ := dl.advance(timeout, window)
+			_ = rc.SetReadDeadline(d)
 			if aerr != nil {
 				return buf, aerr
 			}
@@ -459,9 +461,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 		if err != nil {
 			return buf, h.bodyError(err)
 		}
-		if n > 0 && time.Until(deadline) < timeout {
-			deadline = time.Now().Add(window)
-			_ = rc.SetReadDeadline(deadline)
+		if n > 0 {
+			if d, ok := dl.advance(timeout, window); ok {
+				_ = rc.SetReadDeadline(d)
+			}
 		}
 	}
 }

@@ -23,6 +23,22 @@ const maxEventBytes = 8 << 20
 // message_start on its own once the delay is over.
 const startDelay = time.Millisecond
 
+// lazyDeadline moves a connection's deadline as rarely as it can: setting
+// one costs a runtime timer update, and a stream writes, or a body is
+// read, many times within a timeout.
+type lazyDeadline struct{ at time.Time }
+
+// advance moves the deadline to ahead from now when less than min of it
+// is left, and then returns it and true.
+func (l *lazyDeadline) advance(min, ahead time.Duration) (time.Time, bool) {
+	now := time.Now()
+	if l.at.Sub(now) >= min {
+		return l.at, false
+	}
+	l.at = now.Add(ahead)
+	return l.at, true
+}
+
 // streamWriter serialises writes to a streaming client: the main loop and
 // the ping timer both write, each write is one complete batch of events,
 // followed by one flush (but for the last batch, see end).
@@ -31,8 +47,8 @@ type streamWriter struct {
 	rc       *http.ResponseController
 	flusher  http.Flusher
 	timeout  time.Duration
-	deadline time.Time // the client connection's write deadline
-	h2       bool      // the client speaks HTTP/2 (see writeLocked)
+	deadline lazyDeadline // the client connection's write deadline
+	h2       bool         // the client speaks HTTP/2 (see writeLocked)
 	mu       sync.Mutex
 	closed   bool
 	err      error
@@ -76,12 +92,9 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 		return s.err
 	}
 	if s.timeout > 0 {
-		// Moving the deadline costs a runtime timer update: it moves once
-		// the time left has dropped by a thirty-second, so each write still
-		// has at least 31/32 of the timeout.
-		if now := time.Now(); s.deadline.Sub(now) < s.timeout-s.timeout/32 {
-			s.deadline = now.Add(s.timeout)
-			s.rc.SetWriteDeadline(s.deadline)
+		// Each write has at least 31/32 of the timeout.
+		if d, ok := s.deadline.advance(s.timeout-s.timeout/32, s.timeout); ok {
+			s.rc.SetWriteDeadline(d)
 		}
 	}
 	var n int
@@ -109,7 +122,7 @@ func (s *streamWriter) writeLocked(b []byte, flush bool) error {
 		// upstream is silent for longer (between pings, or on passthrough,
 		// which sends none). It bounds the write just done, then goes.
 		s.rc.SetWriteDeadline(time.Time{})
-		s.deadline = time.Time{}
+		s.deadline = lazyDeadline{}
 	}
 	s.err = err
 	return err
