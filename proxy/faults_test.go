@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -328,19 +327,12 @@ func TestConcurrencyLimitClientGone(t *testing.T) {
 	first := post(t, r.URL, "/v1/messages", []byte(streamBody), nil)
 	defer first.Body.Close()
 
-	srv := httptest.NewUnstartedServer(r.H)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	t.Cleanup(tr.CloseIdleConnections)
+	url, client := h2cFront(t, r.H)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(streamBody))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/messages", strings.NewReader(streamBody))
 	req.Header.Set("Content-Type", "application/json")
-	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+	if resp, err := client.Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatalf("queued request answered %d", resp.StatusCode)
 	}

@@ -286,3 +286,17 @@ func wantOverloaded(t testing.TB, resp *http.Response, status int) {
 		t.Fatalf("error type %s, want %s", typ, errOverloaded)
 	}
 }
+
+// h2cFront serves h over h2c and returns its URL and an h2c client.
+func h2cFront(t *testing.T, h http.Handler) (string, *http.Client) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv.URL, &http.Client{Transport: tr, Timeout: 20 * time.Second}
+}

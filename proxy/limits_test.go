@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,20 +96,12 @@ func TestH2CSilentUpstreamOutlivesWriteTimeout(t *testing.T) {
 			c.DownstreamWriteTimeout = 150 * time.Millisecond
 			c.PingInterval = time.Minute
 		})
-	srv := httptest.NewUnstartedServer(r.H)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	url, client := h2cFront(t, r.H)
 	for _, c := range []struct{ path, body, end string }{
 		{"/v1/messages", streamBody, "event: message_stop"},
 		{"/v1/chat/completions", `{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "[DONE]"},
 	} {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+c.path, strings.NewReader(c.body))
+		req, _ := http.NewRequest(http.MethodPost, url+c.path, strings.NewReader(c.body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,20 +14,6 @@ import (
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 	"github.com/ccproxy/ccproxy/engine"
 )
-
-// h2cFront serves h over h2c and returns its URL and an h2c client.
-func h2cFront(t *testing.T, h http.Handler) (string, *http.Client) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	t.Cleanup(tr.CloseIdleConnections)
-	return srv.URL, &http.Client{Transport: tr, Timeout: 20 * time.Second}
-}
 
 // TestClientStallsMidBodyH2CChunkedExpect: the stalled-body 408 also
 // holds over h2c (the stream's read deadline), for a chunked HTTP/1.1

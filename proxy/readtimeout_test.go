@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,21 +72,14 @@ func TestSlowBodyAndLongStreamOutliveReadTimeout(t *testing.T) {
 			c.ClientReadTimeout = 150 * time.Millisecond
 			c.PingInterval = time.Minute
 		})
-	h2c := httptest.NewUnstartedServer(r.H)
-	h2c.Config.Protocols = new(http.Protocols)
-	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
-	h2c.Start()
-	t.Cleanup(h2c.Close)
-	h2 := &http.Transport{Protocols: new(http.Protocols)}
-	h2.Protocols.SetUnencryptedHTTP2(true)
-	t.Cleanup(h2.CloseIdleConnections)
+	h2cURL, h2cClient := h2cFront(t, r.H)
 
 	for _, c := range []struct {
 		name, url string
 		client    *http.Client
 	}{
 		{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}},
-		{"h2c", h2c.URL, &http.Client{Transport: h2, Timeout: 20 * time.Second}},
+		{"h2c", h2cURL, h2cClient},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			// The body arrives in four parts 100 ms apart: 300 ms in all,
