@@ -84,29 +84,10 @@ func TestSlowBodyAndLongStreamOutliveReadTimeout(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// The body arrives in four parts 100 ms apart: 300 ms in all,
 			// twice the timeout, never a 150 ms gap.
-			pr, pw := io.Pipe()
-			go func() {
-				parts := []string{streamBody[:20], streamBody[20:40], streamBody[40:60], streamBody[60:]}
-				for i, p := range parts {
-					if i > 0 {
-						time.Sleep(100 * time.Millisecond)
-					}
-					pw.Write([]byte(p))
-				}
-				pw.Close()
-			}()
-			req, _ := http.NewRequest(http.MethodPost, c.url+"/v1/messages", pr)
-			req.ContentLength = int64(len(streamBody))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := c.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			gap := 100 * time.Millisecond
+			resp := postPaced(t, c.client, c.url, []string{streamBody[:20], streamBody[20:40], streamBody[40:60], streamBody[60:]},
+				[]time.Duration{gap, gap, gap})
 			defer resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b, _ := io.ReadAll(resp.Body)
-				t.Fatalf("status %d: %s", resp.StatusCode, b)
-			}
 			evs := readEvents(t, resp.Body)
 			checkGrammar(t, evs)
 			for _, ev := range evs {
@@ -118,4 +99,247 @@ func TestSlowBodyAndLongStreamOutliveReadTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClientStallsMidBodyH2CChunkedExpect: the stalled-body 408 also
+// holds over h2c (the stream's read deadline), for a chunked HTTP/1.1
+// body, and for a body sent after "Expect: 100-continue".
+func TestClientStallsMidBodyH2CChunkedExpect(t *testing.T) {
+	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
+		c.ClientReadTimeout = 150 * time.Millisecond
+	})
+	part := `{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"` + strings.Repeat("x", 2000)
+
+	t.Run("h2c", func(t *testing.T) {
+		url, client := h2cFront(t, r.H)
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go pw.Write([]byte(part)) // and then nothing
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", pr)
+		req.ContentLength = int64(len(part) + 100)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("no answer to a stalled h2c body: %v", err)
+		}
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("status %d, want 408", resp.StatusCode)
+		}
+		if typ, msg := errorBody(t, resp); typ != errInvalidRequest || !strings.Contains(msg, "CLIENT_READ_TIMEOUT") {
+			t.Fatalf("error %s %q", typ, msg)
+		}
+	})
+
+	raw := func(t *testing.T, head string, afterHead func(*bufio.Reader, net.Conn)) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.WriteString(conn, head); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		afterHead(br, conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer to a stalled body: %v", err)
+		}
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("status %d, want 408", resp.StatusCode)
+		}
+		if typ, msg := errorBody(t, resp); typ != errInvalidRequest || !strings.Contains(msg, "CLIENT_READ_TIMEOUT") {
+			t.Fatalf("error %s %q", typ, msg)
+		}
+	}
+	t.Run("chunked", func(t *testing.T) {
+		raw(t, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			strconv.FormatInt(int64(len(part)), 16)+"\r\n"+part+"\r\n", func(*bufio.Reader, net.Conn) {})
+	})
+	t.Run("expect-continue", func(t *testing.T) {
+		raw(t, "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "+
+			strconv.Itoa(len(part)+100)+"\r\n\r\n", func(br *bufio.Reader, conn net.Conn) {
+			line, err := br.ReadString('\n')
+			if err != nil || !strings.Contains(line, "100") {
+				t.Fatalf("want 100 Continue, got %q %v", line, err)
+			}
+			for line != "\r\n" {
+				if line, err = br.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+			}
+			io.WriteString(conn, part)
+		})
+	})
+	eventually(t, func() bool { return r.Metrics.Snapshot().Requests.BufferedBytes == 0 },
+		func() string { return "body budget still held" })
+}
+
+// TestClientGoneAfterTimedBodyRead: once a body has been read under
+// CLIENT_READ_TIMEOUT, a client leaving a stream that has outlived the
+// timeout is still noticed, over HTTP/1.1 and h2c: the upstream request
+// is cancelled and the request is recorded as 499.
+func TestClientGoneAfterTimedBodyRead(t *testing.T) {
+	r := newRig(t, "nethttp", fakeupstream.Options{ChunkInterval: 20 * time.Millisecond, Chunks: 500, TextOnly: true},
+		func(c *Config, _ *engine.Config) {
+			c.ClientReadTimeout = 50 * time.Millisecond
+			c.PingInterval = time.Minute
+		})
+	h2URL, h2Client := h2cFront(t, r.H)
+	for i, c := range []struct {
+		name, url string
+		client    *http.Client
+	}{
+		{"HTTP/1.1", r.URL, &http.Client{}},
+		{"h2c", h2URL, h2Client},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/v1/messages", strings.NewReader(streamBody))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			// Read for several timeouts' worth (20 ms a chunk).
+			br := bufio.NewReader(resp.Body)
+			for n := 0; n < 30; {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatalf("stream ended early: %v", err)
+				}
+				if strings.HasPrefix(line, "event: content_block_delta") {
+					n++
+				}
+			}
+			cancel()
+			eventually(t, func() bool { return r.Up.Stats().Canceled == int64(i+1) },
+				func() string { return "the upstream never saw the cancel" })
+			eventually(t, func() bool { return r.Metrics.Snapshot().Requests.ByStatus["499"] == int64(i+1) },
+				func() string { return "no 499 recorded" })
+		})
+	}
+}
+
+// TestReadTimeoutNotChargedForBudgetWait: a chunked body that outgrows its
+// buffer may wait for the body budget; that wait is ccproxy's, not the
+// client's, and must not end in a 408 "the request body stopped
+// arriving" once the budget frees, however long it took.
+func TestReadTimeoutNotChargedForBudgetWait(t *testing.T) {
+	turn := func(n int) string {
+		return `{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"` +
+			strings.Repeat("x", n) + `"}]}`
+	}
+	for _, proto := range []string{"HTTP/1.1", "h2c"} {
+		t.Run(proto, func(t *testing.T) {
+			up := newGatedUpstream(t)
+			r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+				c.MaxBufferedBytes = 1 << 20
+				c.QueueTimeout = 20 * time.Second
+				c.ClientReadTimeout = 100 * time.Millisecond
+			}, nil)
+			t.Cleanup(func() { up.open(up.headGate); up.open(up.endGate) }) // before the proxy's server closes
+			url, client := r.URL, &http.Client{Timeout: 20 * time.Second}
+			if proto == "h2c" {
+				url, client = h2cFront(t, r.H)
+			}
+			// The first request holds its 600 KB translation until the
+			// upstream's head.
+			firstc := make(chan *http.Response, 1)
+			go func() {
+				resp := post(t, r.URL, "/v1/messages", []byte(turn(600<<10)), nil)
+				firstc <- resp
+			}()
+			eventually(t, func() bool { return up.seen.Load() == 1 }, func() string { return "first request not upstream" })
+			waits := r.Metrics.Snapshot().Requests.BufferWaits
+
+			// The second, chunked and larger than the whole budget (and
+			// than any pooled buffer), grows past what the budget has left.
+			secondc := make(chan *http.Response, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", io.NopCloser(strings.NewReader(turn(1200<<10))))
+				req.ContentLength = -1
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+				}
+				secondc <- resp
+			}()
+			eventually(t, func() bool { return r.Metrics.Snapshot().Requests.BufferWaits > waits },
+				func() string { return "second request never waited for the budget" })
+			time.Sleep(300 * time.Millisecond) // three read timeouts go by while it waits
+			up.open(up.headGate)
+			up.open(up.endGate)
+			for _, ch := range []chan *http.Response{firstc, secondc} {
+				resp := <-ch
+				if resp == nil {
+					t.FailNow()
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+					t.Fatalf("status %d, body %.300q", resp.StatusCode, out)
+				}
+			}
+		})
+	}
+}
+
+// TestReadTimeoutAllowsEveryWaitUpToIt: any pause in a body shorter than
+// CLIENT_READ_TIMEOUT is allowed, wherever it falls, not only those after
+// half the timeout went by without data.
+func TestReadTimeoutAllowsEveryWaitUpToIt(t *testing.T) {
+	const timeout = time.Second
+	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
+		c.ClientReadTimeout = timeout
+	})
+	h2URL, h2Client := h2cFront(t, r.H)
+	for _, c := range []struct {
+		name, url string
+		client    *http.Client
+	}{
+		{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}},
+		{"h2c", h2URL, h2Client},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Parts at 0, 0.4 and 1.1 timeouts: the longest pause is 0.7 of it.
+			resp := postPaced(t, c.client, c.url, []string{streamBody[:20], streamBody[20:40], streamBody[40:]},
+				[]time.Duration{timeout * 4 / 10, timeout * 7 / 10})
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body)
+		})
+	}
+}
+
+// postPaced posts streamBody's parts to url's /v1/messages, waiting
+// gaps[i] before part i+1, and returns the answer, which must be a 200.
+func postPaced(t *testing.T, client *http.Client, url string, parts []string, gaps []time.Duration) *http.Response {
+	t.Helper()
+	pr, pw := io.Pipe()
+	go func() {
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(gaps[i-1])
+			}
+			pw.Write([]byte(p))
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", pr)
+	req.ContentLength = int64(len(streamBody))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("a body paced %v: status %d: %s", gaps, resp.StatusCode, b)
+	}
+	return resp
 }
