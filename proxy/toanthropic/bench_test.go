@@ -22,6 +22,16 @@ var benchChunks = []struct {
 		chunk: `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":null,"reasoning_content":" so the user wants \u00e9 a file"},"finish_reason":null}]}`,
 	},
 	{
+		name:  "thinking_parts",
+		prime: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"magistral","choices":[{"index":0,"delta":{"role":"assistant","content":[{"type":"thinking","thinking":[{"type":"text","text":"Hm"}]}]},"finish_reason":null}]}`},
+		chunk: `{"id":"c","object":"chat.completion.chunk","created":1,"model":"magistral","choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":" so the user wants \u00e9 a file"}]}]},"finish_reason":null}]}`,
+	},
+	{
+		name:  "text_parts",
+		prime: []string{`{"id":"c","object":"chat.completion.chunk","created":1,"model":"magistral","choices":[{"index":0,"delta":{"role":"assistant","content":[{"type":"text","text":"Hi"}]},"finish_reason":null}]}`},
+		chunk: `{"id":"c","object":"chat.completion.chunk","created":1,"model":"magistral","choices":[{"index":0,"delta":{"content":[{"type":"text","text":" the quick \"brown\" fox\n"}]},"finish_reason":null}]}`,
+	},
+	{
 		name:  "tool_args",
 		prime: []string{`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"Read","arguments":""}}]},"finish_reason":null}]}`},
 		chunk: `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"file_path\": \"/src/a.go\", "}}]},"finish_reason":null}]}`,

@@ -27,8 +27,9 @@ type choiceFields struct {
 	raw   string // the whole element, for matchedStop
 	index string // first "index"
 
-	delta        bool   // "delta" is an object; the next five are its fields
-	content      string // "content"
+	delta        bool   // "delta" is an object; the next six are its fields
+	content      string // "content" when it is not an array
+	contentParts bool   // "content" is an array: its parts are Stream.parts
 	refusal      string // "refusal" (OpenAI streams a refusal here, content null)
 	reasoning    string // "reasoning_content"
 	reasoningAlt string // "reasoning"
@@ -36,6 +37,14 @@ type choiceFields struct {
 
 	finish string // "finish_reason"
 	usage  string // "usage" (Moonshot sends it in the finishing choice)
+}
+
+// contentPart is one piece of an array delta.content (Mistral): the text of
+// a text part, or one text of a thinking part's "thinking" (an array of
+// text parts, or a string). raw is a raw JSON string, possibly empty.
+type contentPart struct {
+	thinking bool
+	raw      string
 }
 
 // toolFrag is one object element of delta.tool_calls.
@@ -54,7 +63,7 @@ type toolFrag struct {
 // schema); everything else is validated by the iterative scanner.skip.
 func (st *Stream) readChunk(s string, c *chunk) bool {
 	st.scan.nest = st.scan.nest[:0]
-	st.frags = st.frags[:0]
+	st.frags, st.parts = st.frags[:0], st.parts[:0]
 	i := ws(s, 0)
 	var ok bool
 	if i < len(s) && s[i] == '{' {
@@ -135,7 +144,7 @@ func (st *Stream) readRoot(s string, i int, c *chunk) (int, bool) {
 // readChoices reads "choices": the first element whose index is absent or 0
 // is read, the others only validated.
 func (st *Stream) readChoices(s string, v int, c *chunk) (int, bool) {
-	c.choice, c.choices, st.frags = choiceFields{}, at(s, v, '['), st.frags[:0]
+	c.choice, c.choices, st.frags, st.parts = choiceFields{}, at(s, v, '['), st.frags[:0], st.parts[:0]
 	if !c.choices {
 		return st.scan.skip(s, v)
 	}
@@ -156,7 +165,7 @@ func (st *Stream) readChoices(s string, v int, c *chunk) (int, bool) {
 			f.found, f.obj, f.raw = true, true, s[i:end]
 			c.choice = f
 		} else {
-			st.frags = st.frags[:0]
+			st.frags, st.parts = st.frags[:0], st.parts[:0]
 		}
 		return end, true
 	})
@@ -170,8 +179,8 @@ func (st *Stream) readChoice(s string, i int, f *choiceFields) (int, bool) {
 				return st.raw(s, v, &f.index)
 			}
 		case "delta":
-			f.content, f.refusal, f.reasoning, f.reasoningAlt, f.toolCalls = "", "", "", "", false
-			st.frags = st.frags[:0]
+			f.content, f.refusal, f.reasoning, f.reasoningAlt, f.toolCalls, f.contentParts = "", "", "", "", false, false
+			st.frags, st.parts = st.frags[:0], st.parts[:0]
 			if f.delta = at(s, v, '{'); f.delta {
 				return st.readDelta(s, v+1, f)
 			}
@@ -188,6 +197,15 @@ func (st *Stream) readDelta(s string, i int, f *choiceFields) (int, bool) {
 	return readObject(s, i, func(key string, v int) (int, bool) {
 		switch key {
 		case "content":
+			f.content, st.parts = "", st.parts[:0]
+			if f.contentParts = at(s, v, '['); f.contentParts {
+				return readArray(s, v+1, func(_, i int) (int, bool) {
+					if at(s, i, '{') {
+						return st.readContentPart(s, i+1)
+					}
+					return st.scan.skip(s, i)
+				})
+			}
 			return st.raw(s, v, &f.content)
 		case "refusal":
 			return st.raw(s, v, &f.refusal)
@@ -208,6 +226,64 @@ func (st *Stream) readDelta(s string, i int, f *choiceFields) (int, bool) {
 		}
 		return st.scan.skip(s, v)
 	})
+}
+
+// readContentPart reads one object element of an array content: a text
+// part becomes one st.parts entry, a thinking part one entry per text of its
+// "thinking". Members may come in any order, so the part's type decides at
+// its end which of the entries read stay.
+func (st *Stream) readContentPart(s string, i int) (int, bool) {
+	var typ, text string
+	first := len(st.parts) // thinking entries of this part start here
+	end, ok := readObject(s, i, func(key string, v int) (int, bool) {
+		switch key {
+		case "type":
+			return st.raw(s, v, &typ)
+		case "text":
+			return st.raw(s, v, &text)
+		case "thinking":
+			st.parts = st.parts[:first] // the last "thinking" counts
+			if !at(s, v, '[') {
+				var raw string
+				end, ok := st.raw(s, v, &raw)
+				if ok && isStr(raw) {
+					st.parts = append(st.parts, contentPart{thinking: true, raw: raw})
+				}
+				return end, ok
+			}
+			return readArray(s, v+1, func(_, i int) (int, bool) {
+				if !at(s, i, '{') {
+					return st.scan.skip(s, i)
+				}
+				var subType, subText string
+				end, ok := readObject(s, i+1, func(key string, v int) (int, bool) {
+					switch key {
+					case "type":
+						return st.raw(s, v, &subType)
+					case "text":
+						return st.raw(s, v, &subText)
+					}
+					return st.scan.skip(s, v)
+				})
+				if ok && isStr(subText) && (subType == "" || isStr(subType) && strValue(subType) == "text") {
+					st.parts = append(st.parts, contentPart{thinking: true, raw: subText})
+				}
+				return end, ok
+			})
+		}
+		return st.scan.skip(s, v)
+	})
+	if !ok {
+		return end, false
+	}
+	switch {
+	case isStr(typ) && strValue(typ) == "thinking":
+	case (typ == "" || isStr(typ) && strValue(typ) == "text") && isStr(text):
+		st.parts = append(st.parts[:first], contentPart{raw: text})
+	default:
+		st.parts = st.parts[:first]
+	}
+	return end, true
 }
 
 // readToolCall reads one tool_calls element into a new st.frags entry.

@@ -22,6 +22,14 @@
 //     each thinking block ends with a signature_delta carrying a synthetic
 //     signature, ThinkingSignature(thinking): stable, non-empty and derived
 //     from the decoded thinking text, so the request side can recognise it.
+//   - Content parts: delta.content (and message.content) may be an array of
+//     parts, as Mistral sends it: text parts {"type":"text","text":...} are
+//     text, thinking parts {"type":"thinking","thinking":[{"type":"text",
+//     "text":...}]} (or "thinking" a string) are thinking under the rule
+//     above, in the parts' order; parts and sub-parts of other types
+//     (reference, image) are dropped. Consecutive deltas of one kind stay in
+//     one block; Message merges consecutive pieces of one kind likewise, so
+//     both paths give the same blocks and signatures.
 //   - Tool calls are keyed by tool_calls[].index; a fragment whose non-empty
 //     id differs from the id already recorded for its index (upstreams that
 //     send every call as index 0) starts a new call and ends the old one, as

@@ -16,10 +16,12 @@ var errNoChoices = errors.New("toanthropic: upstream response has no choices")
 // Anthropic message JSON appended to dst, and returns the usage and the
 // stop reason.
 //
-// Content is, in order: a thinking block (message.reasoning_content or
-// message.reasoning, only when cfg.Thinking; signed with ThinkingSignature),
-// the text (a string, or the text parts of an array; message.refusal when
-// there is no text), and one tool_use block per tool call. A tool call's
+// Content is, in order: the thinking (message.reasoning_content or
+// message.reasoning), the text (a string, or an array of parts: text parts
+// and Mistral's thinking parts, in order; message.refusal when there is no
+// text), and one tool_use block per tool call. Thinking is kept only when
+// cfg.Thinking and signed with ThinkingSignature; consecutive pieces of one
+// kind form one block, as consecutive deltas do in Stream. A tool call's
 // arguments become its input when they are a JSON object; empty arguments
 // become {}; anything else (invalid JSON, or a JSON value that is not an
 // object) is kept as {"_raw": "<arguments string>"} rather than failing the
@@ -61,45 +63,76 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 		}
 		n++
 	}
-	if cfg.Thinking {
-		r := msg.Get("reasoning_content")
-		if r.Type != gjson.String {
-			r = msg.Get("reasoning")
-		}
-		if r.Type == gjson.String && r.Str != "" {
-			sep()
-			dst = append(dst, `{"type":"thinking","thinking":`...)
-			dst = append(dst, r.Raw...)
-			outBytes += len(r.Raw) - 2
-			dst = append(dst, `,"signature":"`...)
-			h := fnvOffset
-			h.writeString(r.Str)
-			dst = h.appendSignature(dst)
-			dst = append(dst, `"}`...)
+	// Text and thinking pieces in order; consecutive pieces of one kind form
+	// one block, as consecutive deltas do in Stream.
+	var pieces []contentPart
+	add := func(thinking bool, r gjson.Result) {
+		if r.Type == gjson.String && r.Str != "" && (!thinking || cfg.Thinking) {
+			pieces = append(pieces, contentPart{thinking: thinking, raw: r.Raw})
 		}
 	}
+	r := msg.Get("reasoning_content")
+	if r.Type != gjson.String {
+		r = msg.Get("reasoning")
+	}
+	add(true, r)
 	hasText := false
-	appendText := func(raw string) {
-		sep()
-		hasText = true
-		outBytes += len(raw) - 2
-		dst = append(dst, `{"type":"text","text":`...)
-		dst = append(dst, raw...)
-		dst = append(dst, '}')
-	}
 	switch content := msg.Get("content"); {
-	case content.Type == gjson.String && content.Str != "":
-		appendText(content.Raw)
+	case content.Type == gjson.String:
+		add(false, content)
 	case content.IsArray():
+		// Parts (Mistral): {"type":"text","text":...} and
+		// {"type":"thinking","thinking":[{"type":"text","text":...}]}.
 		content.ForEach(func(_, part gjson.Result) bool {
-			if t := part.Get("text"); t.Type == gjson.String && t.Str != "" {
-				appendText(t.Raw)
+			switch typ := part.Get("type"); {
+			case typ.Str == "thinking":
+				th := part.Get("thinking")
+				if th.Type == gjson.String {
+					add(true, th)
+				}
+				th.ForEach(func(_, sub gjson.Result) bool {
+					if t := sub.Get("type"); !t.Exists() || t.Str == "text" {
+						add(true, sub.Get("text"))
+					}
+					return true
+				})
+			case !typ.Exists() || typ.Str == "text":
+				add(false, part.Get("text"))
 			}
 			return true
 		})
 	}
-	if r := msg.Get("refusal"); !hasText && r.Type == gjson.String && r.Str != "" {
-		appendText(r.Raw)
+	for _, p := range pieces {
+		hasText = hasText || !p.thinking
+	}
+	if r := msg.Get("refusal"); !hasText {
+		add(false, r)
+	}
+	for i := 0; i < len(pieces); {
+		j := i + 1
+		for j < len(pieces) && pieces[j].thinking == pieces[i].thinking {
+			j++
+		}
+		sep()
+		if pieces[i].thinking {
+			dst = append(dst, `{"type":"thinking","thinking":"`...)
+		} else {
+			dst = append(dst, `{"type":"text","text":"`...)
+		}
+		h := fnvOffset
+		for _, p := range pieces[i:j] {
+			outBytes += len(p.raw) - 2
+			h.writeRaw(inner(p.raw))
+			dst = append(dst, inner(p.raw)...)
+		}
+		dst = append(dst, '"')
+		if pieces[i].thinking {
+			dst = append(dst, `,"signature":"`...)
+			dst = h.appendSignature(dst)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+		i = j
 	}
 	toolUsed := false
 	toolCalls.ForEach(func(_, tc gjson.Result) bool {

@@ -55,7 +55,7 @@ func TestMessage(t *testing.T) {
 		{
 			name: "stop sequence via vLLM stop_reason, content parts",
 			body: `{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},"finish_reason":"stop","stop_reason":"END"}]}`,
-			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"stop_reason":"stop_sequence","stop_sequence":"END","usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}`,
+			want: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"ab"}],"stop_reason":"stop_sequence","stop_sequence":"END","usage":{"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}`,
 			stop: "stop_sequence", usage: Usage{7, 1, 0},
 		},
 		{

@@ -57,6 +57,7 @@ type Stream struct {
 	// Reading buffers, reused from chunk to chunk (see readChunk).
 	scan  scanner
 	frags []toolFrag
+	parts []contentPart
 }
 
 // NewStream returns a Stream for one response.
@@ -74,14 +75,15 @@ func (s *Stream) Reset(cfg Config) {
 	if cfg.MessageID == "" {
 		cfg.MessageID = newMessageID()
 	}
-	tools, frags, nest := s.tools[:0], s.frags[:0], s.scan.nest[:0]
-	// Fragments view the last upstream read: drop those views so a pooled
-	// Stream does not keep a read buffer alive.
+	tools, frags, parts, nest := s.tools[:0], s.frags[:0], s.parts[:0], s.scan.nest[:0]
+	// Fragments and parts view the last upstream read: drop those views so
+	// a pooled Stream does not keep a read buffer alive.
 	clear(frags[:cap(frags)])
+	clear(parts[:cap(parts)])
 	if cap(nest) > maxKeptNest {
 		nest = nil // a hostile, deeply nested chunk must not pin memory in the pool
 	}
-	*s = Stream{cfg: cfg, tools: tools, frags: frags, scan: scanner{nest: nest}}
+	*s = Stream{cfg: cfg, tools: tools, frags: frags, parts: parts, scan: scanner{nest: nest}}
 }
 
 // Start appends the message_start event. It is emitted only once; Event and
@@ -191,6 +193,17 @@ func (s *Stream) choice(dst []byte, c *choiceFields) []byte {
 		}
 		if nonEmptyStr(c.content) {
 			dst = s.textDelta(dst, blockText, c.content)
+		}
+		if c.contentParts { // Mistral: text and thinking parts, in order
+			for _, p := range s.parts {
+				switch {
+				case !nonEmptyStr(p.raw):
+				case !p.thinking:
+					dst = s.textDelta(dst, blockText, p.raw)
+				case s.cfg.Thinking:
+					dst = s.textDelta(dst, blockThinking, p.raw)
+				}
+			}
 		}
 		if nonEmptyStr(c.refusal) { // a refusal is the answer's text, as in Message
 			dst = s.textDelta(dst, blockText, c.refusal)
