@@ -14,6 +14,7 @@ import (
 // ForEach for fields, Get for the index).
 type chunk struct {
 	errRaw   string // "error"
+	object   string // "object" ("error" for an unwrapped error object)
 	usageRaw string // "usage"
 	choices  bool   // "choices" is an array
 	choice   choiceFields
@@ -136,6 +137,8 @@ func (st *Stream) readRoot(s string, i int, c *chunk) (int, bool) {
 			return st.raw(s, v, &c.usageRaw)
 		case "error":
 			return st.raw(s, v, &c.errRaw)
+		case "object":
+			return st.raw(s, v, &c.object)
 		}
 		return st.scan.skip(s, v)
 	})

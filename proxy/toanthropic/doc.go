@@ -74,10 +74,15 @@
 //     thinking). Without upstream usage, input_tokens is Config.InputTokens
 //     and output_tokens an estimate of one token per 4 bytes of emitted
 //     content.
-//   - Failures: an upstream {"error":{...}} chunk, a chunk that is not valid
-//     JSON, a read error, or the end of the upstream without finish_reason and
-//     without "[DONE]" produce an error event (rate limits → rate_limit_error,
-//     overloaded → overloaded_error, else api_error) and the stream ends.
+//   - Failures: an upstream {"error":{...}} chunk, an error object sent
+//     without that wrapper ({"object":"error","message":...}, as older vLLM
+//     and some gateways send it; Message reads both shapes too), a chunk
+//     that is not valid JSON, a read error, or the end of the upstream
+//     without finish_reason and without "[DONE]" produce an error event
+//     (rate limits → rate_limit_error, overloaded → overloaded_error, code
+//     400/422 or a BadRequest / invalid_request / INVALID_ARGUMENT type →
+//     invalid_request_error, 404 → not_found_error, 413 →
+//     request_too_large, else api_error) and the stream ends.
 //     Tool calls still waiting in buffers are dropped then, since they are
 //     incomplete. A stream is never left without message_stop.
 //

@@ -67,11 +67,23 @@ func matchedStop(choice gjson.Result, seqs []string) (string, bool) {
 }
 
 // errorType maps an upstream error object (or string) to an Anthropic error
-// type.
+// type: rate limits and overload by their type, code or status; a request
+// the upstream rejected (HTTP code 400 or 422, a BadRequestError or
+// invalid_request or INVALID_ARGUMENT type) is invalid_request_error, as an upstream 400 answer
+// is; 404 is not_found_error and 413 request_too_large; anything else
+// (401 and 403 included: the client's own credentials were fine) api_error.
 func errorType(e gjson.Result) string {
 	probe := e.Raw
+	var code int64
 	if e.IsObject() {
-		probe = e.Get("type").Raw + e.Get("code").Raw + e.Get("status").Raw
+		typ, c, st := e.Get("type"), e.Get("code"), e.Get("status")
+		probe = typ.Raw + c.Raw + st.Raw
+		for _, v := range [...]gjson.Result{c, st} {
+			if v.Type == gjson.Number || v.Type == gjson.String && allDigits(v.Str) {
+				code = v.Int()
+				break
+			}
+		}
 	}
 	probe = strings.ToLower(probe)
 	switch {
@@ -81,6 +93,13 @@ func errorType(e gjson.Result) string {
 	case strings.Contains(probe, "overload"), strings.Contains(probe, "529"),
 		strings.Contains(probe, "503"), strings.Contains(probe, "unavailable"):
 		return "overloaded_error"
+	case code == 400, code == 422, strings.Contains(probe, "badrequest"),
+		strings.Contains(probe, "invalid_request"), strings.Contains(probe, "invalid_argument"):
+		return "invalid_request_error"
+	case code == 404:
+		return "not_found_error"
+	case code == 413:
+		return "request_too_large"
 	}
 	return "api_error"
 }

@@ -30,13 +30,20 @@ var errNoChoices = errors.New("toanthropic: upstream response has no choices")
 // same rules as Stream (see the package documentation).
 //
 // Errors: a body that is not valid JSON, has no choices, or is an error
-// object (*UpstreamError) yields an error and dst unchanged.
+// object (*UpstreamError: {"error":{...}}, or an object whose "object" is
+// "error") yields an error and dst unchanged.
 func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	if !gjson.ValidBytes(body) {
 		return dst, Usage{}, "", errors.New("toanthropic: upstream response is not valid JSON")
 	}
 	root := gjson.Parse(view(body))
-	if e := root.Get("error"); e.Exists() && e.Type != gjson.Null {
+	e := root.Get("error")
+	if !e.Exists() || e.Type == gjson.Null {
+		if o := root.Get("object"); o.Type == gjson.String && o.Str == "error" {
+			e = root // the error object itself, unwrapped (older vLLM)
+		}
+	}
+	if e.Exists() && e.Type != gjson.Null {
 		return dst, Usage{}, "", &UpstreamError{Type: errorType(e), Message: errorMessage(e)}
 	}
 	choice := root.Get("choices.0")

@@ -133,7 +133,8 @@ func (s *Stream) Usage() Usage {
 // JSON or "[DONE]") and appends 0..n complete Anthropic events to dst.
 //
 // A non-nil error means the stream failed: the chunk was not valid JSON
-// (a generic error) or carried an upstream error object (*UpstreamError).
+// (a generic error) or carried an upstream error object (*UpstreamError):
+// {"error":{...}}, or an object whose "object" is "error".
 // The returned bytes then already hold the error event and the events that
 // end the stream, Done reports true, and the caller should write them and
 // stop reading. After Done, Event appends nothing.
@@ -154,8 +155,12 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 	if !s.readChunk(view(data), &c) {
 		return s.fail(dst, "api_error", `"upstream sent a malformed stream chunk"`), errMalformed
 	}
-	if c.errRaw != "" && c.errRaw != "null" {
-		errObj := gjson.Parse(c.errRaw) // cold path: once per failed stream
+	errRaw := c.errRaw
+	if (errRaw == "" || errRaw == "null") && isStr(c.object) && strValue(c.object) == "error" {
+		errRaw = view(data) // the error object itself, unwrapped (older vLLM)
+	}
+	if errRaw != "" && errRaw != "null" {
+		errObj := gjson.Parse(errRaw) // cold path: once per failed stream
 		e := &UpstreamError{Type: errorType(errObj), Message: errorMessage(errObj)}
 		return s.fail(dst, e.Type, errorMessageRaw(errObj)), e
 	}

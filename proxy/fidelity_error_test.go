@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestFidelityBareErrorChunk: older vLLM and some gateways send a
+// mid-stream error as the error object itself, without the {"error":...}
+// wrapper. It was ignored and the stream ended as a normal end_turn with
+// an empty or cut answer; it must end the stream with an error event, as
+// a wrapped error does, typed after its code.
+func TestFidelityBareErrorChunk(t *testing.T) {
+	const msgText = "This model's maximum context length is 32768 tokens."
+	body := sseBody(
+		chunkJSON(`{"role":"assistant","content":"Let me"}`, "null"),
+		`{"object":"error","message":"`+msgText+`","type":"BadRequestError","param":null,"code":400}`,
+		"[DONE]")
+	up := scriptedUpstream(t, "text/event-stream", body)
+	r := newRigFor(t, "nethttp", up, quietLog, nil)
+	resp := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	evs := readEvents(t, resp.Body)
+	data := checkGrammar(t, evs)
+	var errEv map[string]any
+	for i, ev := range evs {
+		if ev.Name == "error" {
+			errEv, _ = data[i]["error"].(map[string]any)
+		}
+		if ev.Name == "message_delta" && errEv == nil {
+			t.Fatalf("message_delta before any error event: %v", names(evs))
+		}
+	}
+	if errEv == nil || errEv["type"] != "invalid_request_error" || errEv["message"] != msgText {
+		t.Fatalf("error event %v; want invalid_request_error %q (events %v)", errEv, msgText, names(evs))
+	}
+
+	// A rate limit sent the same way keeps its type.
+	body = sseBody(`{"object":"error","message":"slow down","type":"RateLimitError","code":429}`)
+	up = scriptedUpstream(t, "text/event-stream", body)
+	r = newRigFor(t, "nethttp", up, quietLog, nil)
+	resp2 := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	defer resp2.Body.Close()
+	evs = readEvents(t, resp2.Body)
+	data = checkGrammar(t, evs)
+	found := false
+	for i, ev := range evs {
+		if e, _ := data[i]["error"].(map[string]any); ev.Name == "error" && e["type"] == "rate_limit_error" && e["message"] == "slow down" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no rate_limit_error event: %v", evs)
+	}
+
+	// The unary path: such a body is the upstream's error, reported with
+	// its message, not "no choices".
+	up = scriptedUpstream(t, "application/json", `{"object":"error","message":"`+msgText+`","type":"BadRequestError","param":null,"code":400}`)
+	r = newRigFor(t, "nethttp", up, quietLog, nil)
+	resp3 := post(t, r.URL, "/v1/messages", []byte(strings.Replace(fidelityRequest, `"stream":true`, `"stream":false`, 1)), nil)
+	defer resp3.Body.Close()
+	b, _ := io.ReadAll(resp3.Body)
+	var env struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil || resp3.StatusCode < 400 || env.Type != "error" || !strings.Contains(env.Error.Message, msgText) {
+		t.Fatalf("unary status %d body %s; want an error carrying %q", resp3.StatusCode, b, msgText)
+	}
+}
