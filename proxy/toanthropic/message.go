@@ -72,7 +72,8 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	}
 	// Text and thinking pieces in order; consecutive pieces of one kind form
 	// one block, as consecutive deltas do in Stream.
-	var pieces []contentPart
+	var piecesBuf [8]contentPart
+	pieces := piecesBuf[:0]
 	add := func(thinking bool, r gjson.Result) {
 		if r.Type == gjson.String && r.Str != "" && (!thinking || cfg.Thinking) {
 			pieces = append(pieces, contentPart{thinking: thinking, raw: r.Raw})
