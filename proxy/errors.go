@@ -96,6 +96,24 @@ func upstreamError(status int, header http.Header, body []byte) *apiError {
 	return e
 }
 
+// statusOfType is the HTTP status Anthropic answers with for an error type
+// (an upstream's error object inside a 200 answer carries only a type).
+func statusOfType(typ string) int {
+	switch typ {
+	case errInvalidRequest:
+		return http.StatusBadRequest
+	case errNotFound:
+		return http.StatusNotFound
+	case errRequestTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errRateLimit:
+		return http.StatusTooManyRequests
+	case errOverloaded:
+		return 529
+	}
+	return http.StatusBadGateway
+}
+
 // upstreamMessage extracts a human message from an OpenAI-style error body.
 func upstreamMessage(body []byte) string {
 	if len(body) == 0 {

@@ -72,7 +72,26 @@ func TestFidelityBareErrorChunk(t *testing.T) {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(b, &env); err != nil || resp3.StatusCode < 400 || env.Type != "error" || !strings.Contains(env.Error.Message, msgText) {
-		t.Fatalf("unary status %d body %s; want an error carrying %q", resp3.StatusCode, b, msgText)
+	if err := json.Unmarshal(b, &env); err != nil || resp3.StatusCode != 400 || env.Type != "error" ||
+		env.Error.Type != "invalid_request_error" || !strings.Contains(env.Error.Message, msgText) {
+		t.Fatalf("unary status %d body %s; want a 400 invalid_request_error carrying %q", resp3.StatusCode, b, msgText)
+	}
+
+	// An upstream that ignores stream:true and answers such a body: the
+	// stream ends with that error, not as an empty end_turn.
+	up = scriptedUpstream(t, "application/json", `{"object":"error","message":"`+msgText+`","type":"BadRequestError","param":null,"code":400}`)
+	r = newRigFor(t, "nethttp", up, quietLog, nil)
+	resp4 := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	defer resp4.Body.Close()
+	evs = readEvents(t, resp4.Body)
+	data = checkGrammar(t, evs)
+	found = false
+	for i, ev := range evs {
+		if e, _ := data[i]["error"].(map[string]any); ev.Name == "error" && e["type"] == "invalid_request_error" && e["message"] == msgText {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("an upstream ignoring stream:true with an error object: no invalid_request_error event: %v", evs)
 	}
 }

@@ -161,6 +161,12 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	msg, usage, stop, err := toanthropic.Message((*out)[:0], data, *cfg)
 	defer func() { h.putBuf(out, msg) }()
 	if err != nil {
+		var ue *toanthropic.UpstreamError
+		if errors.As(err, &ue) {
+			// An error object in a 200 answer: the status its type stands for.
+			h.fail(w, rs, &apiError{Status: statusOfType(ue.Type), Type: ue.Type, Message: "upstream error: " + ue.Message})
+			return
+		}
 		h.fail(w, rs, &apiError{Status: http.StatusBadGateway, Type: errAPI, Message: "upstream returned an invalid response: " + err.Error()})
 		return
 	}

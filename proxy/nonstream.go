@@ -29,6 +29,13 @@ func completionAsStream(completion []byte) io.Reader {
 		b.WriteString("}\n\n")
 		return &b
 	}
+	if doc.Get("object").Str == "error" {
+		// An error object without the wrapper (older vLLM): the stream's
+		// chunk reader knows that shape too.
+		b.Write(bytes.ReplaceAll(completion, []byte("\n"), nil))
+		b.WriteString("\n\n")
+		return &b
+	}
 	msg := doc.Get("choices.0.message")
 	b.WriteString(`{"choices":[{"index":0,"delta":{"role":"assistant"`)
 	for _, k := range [...]string{"content", "reasoning_content", "reasoning", "refusal"} {
