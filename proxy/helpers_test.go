@@ -300,3 +300,18 @@ func h2cFront(t *testing.T, h http.Handler) (string, *http.Client) {
 	t.Cleanup(tr.CloseIdleConnections)
 	return srv.URL, &http.Client{Transport: tr, Timeout: 20 * time.Second}
 }
+
+// frontEnd is one way to reach a rig's handler: its protocol, base URL and
+// a client for it.
+type frontEnd struct {
+	name, url string
+	client    *http.Client
+}
+
+// frontEnds serves r's handler over HTTP/1.1 (the rig's own server) and
+// h2c, for tests that must hold on both.
+func frontEnds(t *testing.T, r *rig) []frontEnd {
+	t.Helper()
+	h2cURL, h2cClient := h2cFront(t, r.H)
+	return []frontEnd{{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}}, {"h2c", h2cURL, h2cClient}}
+}

@@ -72,15 +72,7 @@ func TestSlowBodyAndLongStreamOutliveReadTimeout(t *testing.T) {
 			c.ClientReadTimeout = 150 * time.Millisecond
 			c.PingInterval = time.Minute
 		})
-	h2cURL, h2cClient := h2cFront(t, r.H)
-
-	for _, c := range []struct {
-		name, url string
-		client    *http.Client
-	}{
-		{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}},
-		{"h2c", h2cURL, h2cClient},
-	} {
+	for _, c := range frontEnds(t, r) {
 		t.Run(c.name, func(t *testing.T) {
 			// The body arrives in four parts 100 ms apart: 300 ms in all,
 			// twice the timeout, never a 150 ms gap.
@@ -186,14 +178,7 @@ func TestClientGoneAfterTimedBodyRead(t *testing.T) {
 			c.ClientReadTimeout = 50 * time.Millisecond
 			c.PingInterval = time.Minute
 		})
-	h2URL, h2Client := h2cFront(t, r.H)
-	for i, c := range []struct {
-		name, url string
-		client    *http.Client
-	}{
-		{"HTTP/1.1", r.URL, &http.Client{}},
-		{"h2c", h2URL, h2Client},
-	} {
+	for i, c := range frontEnds(t, r) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -297,14 +282,7 @@ func TestReadTimeoutAllowsEveryWaitUpToIt(t *testing.T) {
 	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
 		c.ClientReadTimeout = timeout
 	})
-	h2URL, h2Client := h2cFront(t, r.H)
-	for _, c := range []struct {
-		name, url string
-		client    *http.Client
-	}{
-		{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}},
-		{"h2c", h2URL, h2Client},
-	} {
+	for _, c := range frontEnds(t, r) {
 		t.Run(c.name, func(t *testing.T) {
 			// Parts at 0, 0.4 and 1.1 timeouts: the longest pause is 0.7 of it.
 			resp := postPaced(t, c.client, c.url, []string{streamBody[:20], streamBody[20:40], streamBody[40:]},
