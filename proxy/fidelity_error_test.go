@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,5 +96,41 @@ func TestFidelityBareErrorChunk(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("an upstream ignoring stream:true with an error object: no invalid_request_error event: %v", evs)
+	}
+}
+
+// TestFidelityUnknownFinish: Gemini's MALFORMED_FUNCTION_CALL (its tool
+// call failed) and other finish reasons ccproxy does not know end the
+// answer visibly: the stream sends an error event naming the reason before
+// message_delta (counted as api_error), a unary answer is a 502 api_error;
+// Gemini's upper-case STOP is a normal end.
+func TestFidelityUnknownFinish(t *testing.T) {
+	body := sseBody(chunkJSON(`{"role":"assistant","content":"Let me"}`, "null"), chunkJSON(`{}`, `"MALFORMED_FUNCTION_CALL"`), "[DONE]")
+	up := scriptedUpstream(t, "text/event-stream", body)
+	r := newRigFor(t, "nethttp", up, quietLog, nil)
+	resp := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	evs := readEvents(t, resp.Body)
+	resp.Body.Close()
+	data := checkGrammar(t, evs)
+	i := slices.Index(names(evs), "error")
+	if i < 0 || i > slices.Index(names(evs), "message_delta") {
+		t.Fatalf("want an error event before message_delta: %v", names(evs))
+	}
+	if e := data[i]["error"].(map[string]any); e["type"] != "api_error" || !strings.Contains(e["message"].(string), "MALFORMED_FUNCTION_CALL") {
+		t.Fatalf("error event %v", e)
+	}
+	eventually(t, func() bool { return r.Metrics.Snapshot().Errors.ByType["api_error"] == 1 },
+		func() string { return fmt.Sprintf("errors %v", r.Metrics.Snapshot().Errors.ByType) })
+
+	up = scriptedUpstream(t, "application/json", `{"choices":[{"index":0,"message":{"role":"assistant","content":"Let me"},"finish_reason":"MALFORMED_FUNCTION_CALL"}]}`)
+	r = newRigFor(t, "nethttp", up, quietLog, nil)
+	resp = post(t, r.URL, "/v1/messages", []byte(strings.Replace(fidelityRequest, `"stream":true`, `"stream":false`, 1)), nil)
+	if typ, msg := errorBody(t, resp); resp.StatusCode != http.StatusBadGateway || typ != "api_error" || !strings.Contains(msg, "MALFORMED_FUNCTION_CALL") {
+		t.Fatalf("unary: %d %s %q", resp.StatusCode, typ, msg)
+	}
+
+	_, m := fidelityStream(t, sseBody(chunkJSON(`{"role":"assistant","content":"done"}`, `"STOP"`), "[DONE]"), fidelityRequest)
+	if m.StopReason != "end_turn" {
+		t.Fatalf("STOP: stop_reason %q", m.StopReason)
 	}
 }

@@ -291,6 +291,11 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	if rs.clientGone {
 		rs.status = 499
 	}
+	if err == nil && st.UnknownFinish() && !rs.clientGone {
+		// The client got an error event for it (see toanthropic).
+		rs.errType = errAPI
+		h.log.Warn().Str("request_id", rs.id).Str("finish_reason", st.FinishReason()).Msg("upstream ended with an unknown finish_reason")
+	}
 	if err != nil && !rs.clientGone {
 		// ccproxy's own end of a stream is recorded with the type its
 		// error event carried, and not blamed on the upstream.

@@ -53,9 +53,14 @@
 //     argument bytes gets the partial_json "{}", so its input is {}.
 //   - Text or reasoning that arrives while a tool block is open closes it.
 //     A refusal (delta.refusal, sent with content null) is text.
-//   - finish_reason: stop → end_turn, length → max_tokens, tool_calls and
-//     function_call → tool_use, content_filter → refusal, anything else →
-//     end_turn with Stream.UnknownFinish reporting it. stop becomes tool_use
+//   - finish_reason (in any letter case): stop → end_turn, length →
+//     max_tokens, tool_calls and function_call → tool_use, content_filter
+//     and Gemini's safety endings (SAFETY, RECITATION, BLOCKLIST, ...) →
+//     refusal. Anything else ("error", "abort", Gemini's
+//     MALFORMED_FUNCTION_CALL) is not a silent end_turn: the stream sends an
+//     api_error event naming it before message_delta (stop_reason end_turn,
+//     Stream.UnknownFinish reports it) and Message returns an
+//     *UpstreamError. stop becomes tool_use
 //     when tool calls were emitted, and tool_calls end_turn when none was
 //     (Anthropic never stops with tool_use without a tool_use block). OpenAI strips a matched stop sequence from
 //     the text, so stop_sequence is only reported when the upstream names the

@@ -1,6 +1,7 @@
 package toanthropic
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -17,33 +18,54 @@ const (
 	stopStopSequence = "stop_sequence"
 )
 
-// mapFinish maps an OpenAI finish_reason to an Anthropic stop reason; known
-// is false for a reason it does not recognise (mapped to end_turn). toolUsed
-// reports that the answer holds tool calls: tool_use is the stop reason
-// exactly when it does, unless the output was cut (max_tokens) or refused.
+// mapFinish maps an OpenAI finish_reason (in any letter case: gateways
+// pass Gemini's STOP, SAFETY, ... through) to an Anthropic stop reason;
+// known is false for a reason it does not recognise (an error-like end
+// such as "error", "abort" or Gemini's MALFORMED_FUNCTION_CALL: mapped to
+// end_turn, and reported to the client; see unknownFinishMessage).
+// toolUsed reports that the answer holds tool calls: tool_use is the stop
+// reason exactly when it does, unless the output was cut (max_tokens) or
+// refused.
 func mapFinish(reason string, toolUsed bool) (stop string, known bool) {
-	switch reason {
-	case "stop", "end_turn", "eos":
+	switch {
+	case oneOf(reason, "stop", "end_turn", "eos", "stop_sequence"):
 		if toolUsed {
 			return stopToolUse, true
 		}
 		return stopEndTurn, true
-	case "length", "max_tokens":
+	case oneOf(reason, "length", "max_tokens"):
 		return stopMaxTokens, true
-	case "tool_calls", "function_call", "tool_use":
+	case oneOf(reason, "tool_calls", "function_call", "tool_use"):
 		if !toolUsed {
 			// No call came (an upstream's tool parser failed): Anthropic
 			// never ends with tool_use without a tool_use block.
 			return stopEndTurn, true
 		}
 		return stopToolUse, true
-	case "content_filter", "refusal":
+	case oneOf(reason, "content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content", "spii", "image_safety"):
 		return stopRefusal, true
 	}
 	if toolUsed {
 		return stopToolUse, false
 	}
 	return stopEndTurn, false
+}
+
+// oneOf reports whether s is one of names, ignoring letter case.
+func oneOf(s string, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(s, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownFinishMessage is the error a client gets for a finish_reason
+// mapFinish does not know: ending the answer as a plain end_turn would hide
+// that it failed.
+func unknownFinishMessage(reason string) string {
+	return "the upstream ended its answer with finish_reason " + strconv.Quote(reason)
 }
 
 // matchedStop returns the stop sequence a choice reports in the non-standard

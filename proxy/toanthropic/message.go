@@ -176,7 +176,10 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	dst = append(dst, "],"...)
 
 	finish := choice.Get("finish_reason").Str
-	stop, _ := mapFinish(finish, toolUsed)
+	stop, known := mapFinish(finish, toolUsed)
+	if finish != "" && !known {
+		return dst, Usage{}, "", &UpstreamError{Type: "api_error", Message: unknownFinishMessage(finish)}
+	}
 	if finish == "" && !toolUsed {
 		stop = stopEndTurn
 	}

@@ -310,6 +310,15 @@ func (s *Stream) maybeEnd(dst []byte) []byte {
 		s.stopReason, _ = mapFinish("stop", s.toolUsed)
 		dst = s.flushWaitingTools(dst)
 	}
+	return s.endFinished(dst)
+}
+
+// endFinished ends a message whose choice finished: after an error event
+// when its finish_reason is one mapFinish does not know.
+func (s *Stream) endFinished(dst []byte) []byte {
+	if !s.knownFinish && !s.deltaSent {
+		dst = ErrorEvent(dst, "api_error", unknownFinishMessage(s.finishReason))
+	}
 	return s.end(dst)
 }
 
@@ -349,7 +358,7 @@ func (s *Stream) Finish(dst []byte, err error) []byte {
 	}
 	dst = s.Start(dst)
 	if err == nil && s.finished {
-		return s.end(dst)
+		return s.endFinished(dst)
 	}
 	var own *Error
 	if errors.As(err, &own) {

@@ -25,7 +25,7 @@ func TestStreamAccessors(t *testing.T) {
 		{"content-filter", "refusal", "content_filter", false, Usage{200, 42, 1000}, ""},
 		{"tool-quirks", "tool_use", "stop", false, Usage{900, 6, 0}, ""},
 		{"stop-sequence", "stop_sequence", "stop", false, Usage{900, 2, 0}, ""},
-		{"unknown-finish", "end_turn", "MALFORMED_FUNCTION_CALL", true, Usage{900, 1, 0}, ""},
+		{"unknown-finish", "end_turn", "MALFORMED_FUNCTION_CALL", true, Usage{900, 1, 0}, `finish_reason \"MALFORMED_FUNCTION_CALL\"`},
 		{"truncated", "", "", false, Usage{900, 5, 0}, `"type":"api_error"`},
 		{"midstream-error", "", "", false, Usage{900, 1, 0}, `"type":"rate_limit_error"`},
 	}
