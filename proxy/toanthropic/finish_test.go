@@ -61,3 +61,19 @@ func TestUnknownFinishReported(t *testing.T) {
 		t.Fatalf("unary STOP: %s %v", stop, err)
 	}
 }
+
+// TestEmptyReasoningContentDefers: an upstream that sends an empty
+// reasoning_content next to a non-empty reasoning (both fields, one
+// unused) keeps the reasoning, streamed and unary.
+func TestEmptyReasoningContentDefers(t *testing.T) {
+	cfg := Config{Model: "m", Thinking: true}
+	s := NewStream(cfg)
+	out, err := s.Event(nil, []byte(`{"choices":[{"delta":{"reasoning_content":"","reasoning":"think first"}}]}`))
+	if err != nil || !strings.Contains(string(out), `"thinking_delta","thinking":"think first"`) {
+		t.Fatalf("stream: %v\n%s", err, out)
+	}
+	msg, _, _, err := Message(nil, []byte(`{"choices":[{"message":{"reasoning_content":"","reasoning":"think first","content":"ok"},"finish_reason":"stop"}]}`), cfg)
+	if err != nil || !strings.Contains(string(msg), `"thinking":"think first"`) {
+		t.Fatalf("unary: %v\n%s", err, msg)
+	}
+}

@@ -79,8 +79,8 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 			pieces = append(pieces, contentPart{thinking: thinking, raw: r.Raw})
 		}
 	}
-	r := msg.Get("reasoning_content")
-	if r.Type != gjson.String {
+	r := msg.Get("reasoning_content") // an empty one defers to "reasoning"
+	if r.Type != gjson.String || r.Str == "" {
 		r = msg.Get("reasoning")
 	}
 	add(true, r)

@@ -189,8 +189,8 @@ func errorMessage(e gjson.Result) string {
 // s.frags).
 func (s *Stream) choice(dst []byte, c *choiceFields) []byte {
 	if c.delta {
-		reasoning := c.reasoning
-		if !isStr(reasoning) {
+		reasoning := c.reasoning // an empty one defers to "reasoning"
+		if !nonEmptyStr(reasoning) {
 			reasoning = c.reasoningAlt
 		}
 		if nonEmptyStr(reasoning) && s.cfg.Thinking {
