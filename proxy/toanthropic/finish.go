@@ -27,6 +27,12 @@ const (
 // reason exactly when it does, unless the output was cut (max_tokens) or
 // refused.
 func mapFinish(reason string, toolUsed bool) (stop string, known bool) {
+	switch reason { // the usual, exact spellings first
+	case "stop":
+		return mapFinish("end_turn", toolUsed)
+	case "tool_calls":
+		return mapFinish("tool_use", toolUsed)
+	}
 	switch {
 	case oneOf(reason, "stop", "end_turn", "eos", "stop_sequence"):
 		if toolUsed {
