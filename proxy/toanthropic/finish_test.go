@@ -52,10 +52,11 @@ func TestUnknownFinishReported(t *testing.T) {
 		t.Fatalf("one error event expected:\n%s", out)
 	}
 
-	_, _, _, err = Message(nil, []byte(`{"choices":[{"message":{"content":"partial"},"finish_reason":"MALFORMED_FUNCTION_CALL"}]}`), Config{Model: "m"})
+	dst := []byte("kept")
+	got, _, _, err := Message(dst, []byte(`{"choices":[{"message":{"content":"partial"},"finish_reason":"MALFORMED_FUNCTION_CALL"}]}`), Config{Model: "m"})
 	var ue *UpstreamError
-	if !errors.As(err, &ue) || ue.Type != "api_error" || !strings.Contains(ue.Message, "MALFORMED_FUNCTION_CALL") {
-		t.Fatalf("unary: %v", err)
+	if !errors.As(err, &ue) || ue.Type != "api_error" || !strings.Contains(ue.Message, "MALFORMED_FUNCTION_CALL") || string(got) != "kept" {
+		t.Fatalf("unary: %v, dst %q (must be unchanged)", err, got)
 	}
 	if _, _, stop, err := Message(nil, []byte(`{"choices":[{"message":{"content":"ok"},"finish_reason":"STOP"}]}`), Config{Model: "m"}); err != nil || stop != stopEndTurn {
 		t.Fatalf("unary STOP: %s %v", stop, err)

@@ -29,9 +29,10 @@ var errNoChoices = errors.New("toanthropic: upstream response has no choices")
 // when, e.g., the output stops at once). Stop reason and usage follow the
 // same rules as Stream (see the package documentation).
 //
-// Errors: a body that is not valid JSON, has no choices, or is an error
+// Errors: a body that is not valid JSON, has no choices, is an error
 // object (*UpstreamError: {"error":{...}}, or an object whose "object" is
-// "error") yields an error and dst unchanged.
+// "error"), or ends with a finish_reason mapFinish does not know (an
+// *UpstreamError of type api_error) yields an error and dst unchanged.
 func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	if !gjson.ValidBytes(body) {
 		return dst, Usage{}, "", errors.New("toanthropic: upstream response is not valid JSON")
@@ -49,6 +50,10 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	choice := root.Get("choices.0")
 	if !choice.IsObject() {
 		return dst, Usage{}, "", errNoChoices
+	}
+	finish := choice.Get("finish_reason").Str
+	if _, known := mapFinish(finish, false); finish != "" && !known {
+		return dst, Usage{}, "", &UpstreamError{Type: "api_error", Message: unknownFinishMessage(finish)}
 	}
 	msg := choice.Get("message")
 	toolCalls := msg.Get("tool_calls")
@@ -175,11 +180,7 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 	})
 	dst = append(dst, "],"...)
 
-	finish := choice.Get("finish_reason").Str
-	stop, known := mapFinish(finish, toolUsed)
-	if finish != "" && !known {
-		return dst, Usage{}, "", &UpstreamError{Type: "api_error", Message: unknownFinishMessage(finish)}
-	}
+	stop, _ := mapFinish(finish, toolUsed)
 	if finish == "" && !toolUsed {
 		stop = stopEndTurn
 	}
