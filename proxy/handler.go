@@ -32,7 +32,10 @@ type Config struct {
 	// UpstreamURL is the OpenAI-compatible base URL including its version
 	// path, e.g. "https://api.openai.com/v1".
 	UpstreamURL string
-	// UpstreamKey is sent upstream as "Authorization: Bearer". Never logged.
+	// UpstreamKey is sent upstream as "Authorization: Bearer". Never logged,
+	// and scrubbed (replaced by "[REDACTED]") from upstream error text
+	// that echoes it before the text reaches a client or a log line; a
+	// key shorter than 8 bytes is not scrubbed (see minSecretLen).
 	UpstreamKey string
 
 	Models          *toopenai.Models
@@ -98,6 +101,9 @@ type Handler struct {
 	chatURL  string
 	modelURL string
 	auth     string // "Bearer <key>", or "" without a key
+	// secret scrubs the upstream key from upstream error text before it
+	// reaches a client or a log line.
+	secret secret
 	// hdrStream and hdrUnary are the upstream request headers of
 	// translated requests, shared read-only.
 	hdrStream, hdrUnary http.Header
@@ -191,6 +197,7 @@ func New(cfg Config) (*Handler, error) {
 		// header at all, rather than an empty "Bearer".
 		h.auth = "Bearer " + cfg.UpstreamKey
 	}
+	h.secret = newSecret(cfg.UpstreamKey)
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
 	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
 	h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}

@@ -228,10 +228,11 @@ func setOverhead(hd http.Header, d time.Duration) {
 	hd["Server-Timing"] = []string{string(st)}
 }
 
-// traceBody logs a body at trace level, with credentials redacted.
+// traceBody logs a body at trace level, with credentials redacted and the
+// upstream key scrubbed.
 func (h *Handler) traceBody(rs *reqState, what string, body []byte) {
 	if e := h.log.Trace(); e.Enabled() {
-		e.Str("request_id", rs.id).Str("body", redact(string(body))).Msg(what)
+		e.Str("request_id", rs.id).Str("body", redact(string(h.secret.scrub(body)))).Msg(what)
 	}
 }
 

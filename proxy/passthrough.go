@@ -178,7 +178,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			// Headers are gone already: all that can be done is to cut
 			// the response so the client sees it incomplete.
 			rs.errType = errAPI
-			h.log.Warn().Str("request_id", rs.id).Err(rerr).Msg("upstream passthrough body failed")
+			h.log.Warn().Str("request_id", rs.id).Str("error", h.logText(rerr.Error())).Msg("upstream passthrough body failed")
 			panic(http.ErrAbortHandler)
 		}
 	}

@@ -58,9 +58,11 @@ func (h *Handler) requestID() string {
 	return string(out)
 }
 
-// fail writes e to the client and records it.
+// fail writes e to the client and records it. Its message never carries
+// the upstream key, whatever the upstream or an engine error said.
 func (h *Handler) fail(w http.ResponseWriter, rs *reqState, e *apiError) {
 	rs.status, rs.errType = e.Status, e.Type
+	e.Message = h.secret.scrubString(e.Message)
 	writeError(w, e)
 }
 

@@ -239,6 +239,11 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// response's end.
 		switch {
 		case st.Done():
+			if err != nil || st.UnknownFinish() {
+				// An error event made of upstream text (never a
+				// successful stream's events): no key may leave in it.
+				out = h.secret.scrub(out)
+			}
 			drained = err == nil && rd.SourceEOF()
 			werr = sw.end(out, !drained || !h.quietEnd)
 		case len(out) > 0 || first:
@@ -274,6 +279,9 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	if !st.Done() {
 		ob = h.getBuf(0)
 		out = st.Finish((*ob)[:0], err)
+		if err != nil || st.UnknownFinish() {
+			out = h.secret.scrub(out) // as above
+		}
 		sw.end(out, true)
 		h.putBuf(ob, out)
 	} else if werr == nil && !drained {
@@ -294,7 +302,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 	if err == nil && st.UnknownFinish() && !rs.clientGone {
 		// The client got an error event for it (see toanthropic).
 		rs.errType = errAPI
-		h.log.Warn().Str("request_id", rs.id).Str("finish_reason", st.FinishReason()).Msg("upstream ended with an unknown finish_reason")
+		h.log.Warn().Str("request_id", rs.id).Str("finish_reason", h.logText(st.FinishReason())).Msg("upstream ended with an unknown finish_reason")
 	}
 	if err != nil && !rs.clientGone {
 		// ccproxy's own end of a stream is recorded with the type its
@@ -305,7 +313,7 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 			h.log.Warn().Str("request_id", rs.id).Str("reason", own.Message).Msg("stream ended by ccproxy")
 		} else {
 			rs.errType = errAPI
-			h.log.Warn().Str("request_id", rs.id).Err(err).Msg("upstream stream failed")
+			h.log.Warn().Str("request_id", rs.id).Str("error", h.logText(err.Error())).Msg("upstream stream failed")
 		}
 	}
 }

@@ -137,7 +137,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 		} else {
 			h.breaker.success()
 		}
-		apiErr := upstreamError(resp.StatusCode, resp.Header, body)
+		apiErr := h.upstreamError(resp.StatusCode, resp.Header, body, len(body) == maxErrorBody)
 		if try < h.retry.Max && retryableStatus(resp.StatusCode) {
 			delay := h.retry.backoff(try)
 			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
