@@ -113,6 +113,9 @@ func (s *suite) runKind(t *testing.T, kind string) {
 		{"IdleReadTimeout", s.testIdleReadTimeout},
 		{"LongStreamNotCut", s.testLongStreamNotCut},
 		{"CloseEngineInFlight", s.testCloseEngineInFlight},
+		{"UserAgent", s.testUserAgent},
+		{"CancelDuringConnect", s.testCancelDuringConnect},
+		{"CancelDuringTLSHandshake", s.testCancelDuringTLSHandshake},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, kind) })

@@ -623,6 +623,8 @@ func TestGathered(t *testing.T) {
 		want bool
 	}{
 		{"tcp large", tcp, "http://h/v1/chat/completions", large, true},
+		{"tcp large, as dialed", &pendingConn{conn: tcp}, "http://h/v1/chat/completions", large, true},
+		{"tls large, as dialed", &pendingConn{conn: tlsConn}, "https://h/v1/chat/completions", large, false},
 		{"tcp small", tcp, "http://h/v1/chat/completions", small, false},
 		{"tls large", tlsConn, "https://h/v1/chat/completions", large, false},
 		{"credentials in the URL", tcp, "http://u:p@h/v1/chat/completions", large, false},

@@ -61,6 +61,15 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		}
 		return nil, err
 	}
+	if pc, ok := cc.Conn().(*pendingConn); ok {
+		// A new connection may still be connecting: wait for it as long
+		// as the request wants it. Closing it cancels the connect.
+		if err := pc.await(ctx); err != nil {
+			o.discard(h.hc, cc)
+			h.releaseSlot()
+			return nil, err
+		}
+	}
 	if !cc.LastUseTime().IsZero() {
 		h.reused.Add(1)
 	}
@@ -220,9 +229,12 @@ func writeRequest(hc *fh.HostClient, conn net.Conn, req *fh.Request, body []byte
 }
 
 // gathered reports whether req with body leaves on conn as one writev: a
-// plain TCP connection, a body of at least gatherMin bytes, and no
+// plain TCP connection (under the pendingConn every dial returns), a body of at least gatherMin bytes, and no
 // credentials in the URL (Request.Write turns those into Authorization).
 func gathered(conn net.Conn, req *fh.Request, body []byte) (*net.TCPConn, bool) {
+	if pc, ok := conn.(*pendingConn); ok {
+		conn = pc.conn // connected: see roundTrip
+	}
 	tc, ok := conn.(*net.TCPConn)
 	return tc, ok && len(body) >= gatherMin && len(req.URI().Username()) == 0
 }
