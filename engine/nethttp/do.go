@@ -86,18 +86,25 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 		hreq.ContentLength = int64(n)
 		defer c.body.detach()
 	}
-	decode := false
-	if req.Header != nil {
-		hreq.Header = req.Header
-	}
-	if len(req.Header["Accept-Encoding"]) == 0 {
-		h := make(http.Header, len(req.Header)+1)
+	// The caller's Header is shared, never modified: a copy gets what
+	// the engine adds (see engine.Engine).
+	decode := len(req.Header["Accept-Encoding"]) == 0
+	_, ua := req.Header["User-Agent"]
+	switch {
+	case decode || !ua:
+		h := make(http.Header, len(req.Header)+2)
 		for k, v := range req.Header {
 			h[k] = v
 		}
-		h["Accept-Encoding"] = acceptEncoding
+		if decode {
+			h["Accept-Encoding"] = acceptEncoding
+		}
+		if !ua {
+			h["User-Agent"] = noUserAgent
+		}
 		hreq.Header = h
-		decode = true
+	case req.Header != nil:
+		hreq.Header = req.Header
 	}
 	tr := e.transport(hreq.URL)
 	c.hs = e.slots(hreq.URL, tr)
@@ -161,6 +168,11 @@ func (e *Engine) Do(ctx context.Context, req *engine.Request) (*engine.Response,
 
 // acceptEncoding is shared by all requests; net/http only reads it.
 var acceptEncoding = []string{engine.AcceptEncoding}
+
+// noUserAgent stands in for a User-Agent the caller did not set: net/http
+// (HTTP/1.1 and HTTP/2 alike) sends no User-Agent for an empty one, instead
+// of its default Go-http-client/1.1. Shared by all requests, only read.
+var noUserAgent = []string{""}
 
 // hopByHop are the connection-level headers removed from responses.
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
