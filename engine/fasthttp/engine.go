@@ -8,7 +8,9 @@
 // connection's read deadline while the body streams, so they would cut long
 // SSE responses. Here the head wait is bounded by ResponseHeaderTimeout, each
 // body read by IdleReadTimeout, and context cancellation closes the
-// connection so that any blocked read returns at once.
+// connection so that any blocked read returns at once. A new connection is
+// made on a goroutine of its own (see dial): context cancellation ends the
+// wait for it, and the connect or TLS handshake with it.
 package fasthttp
 
 import (
