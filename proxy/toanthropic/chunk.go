@@ -55,6 +55,7 @@ type toolFrag struct {
 	id    string // "id"
 	name  string // "function"."name"
 	args  string // "function"."arguments"
+	sig   string // "extra_content"."google"."thought_signature" (Gemini)
 }
 
 // readChunk reads and validates the chunk s into c, and its tool call
@@ -311,6 +312,11 @@ func (st *Stream) readToolCall(s string, i, pos int) (int, bool) {
 					return st.scan.skip(s, v)
 				})
 			}
+		case "extra_content":
+			t.sig = ""
+			if at(s, v, '{') {
+				return st.readExtraContent(s, v+1, &t.sig)
+			}
 		}
 		return st.scan.skip(s, v)
 	})
@@ -377,4 +383,23 @@ func strValue(raw string) string {
 		}
 	}
 	return inner(raw)
+}
+
+// readExtraContent reads a tool call's "extra_content" object (Google's
+// OpenAI-compatible endpoint): *sig gets google.thought_signature.
+func (st *Stream) readExtraContent(s string, i int, sig *string) (int, bool) {
+	return readObject(s, i, func(key string, v int) (int, bool) {
+		if key == "google" {
+			*sig = ""
+			if at(s, v, '{') {
+				return readObject(s, v+1, func(key string, v int) (int, bool) {
+					if key == "thought_signature" {
+						return st.raw(s, v, sig)
+					}
+					return st.scan.skip(s, v)
+				})
+			}
+		}
+		return st.scan.skip(s, v)
+	})
 }

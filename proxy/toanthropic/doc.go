@@ -51,6 +51,23 @@
 //     block was already closed (only possible after its JSON was complete,
 //     or when text arrived in between) are dropped. A call without any
 //     argument bytes gets the partial_json "{}", so its input is {}.
+//   - Gemini thought signatures: Gemini 3 (Google's OpenAI-compatible
+//     endpoint and gateways relaying it) attaches an opaque signature to a
+//     step's first function call, as tool_calls[].extra_content.google.
+//     thought_signature, and answers 400 on the next request unless the
+//     call carries it back. Claude Code echoes only a tool_use's id, name
+//     and input, so the signature rides in the id: the tool_use id is
+//     "<upstream id>" + SignatureMarker ("__ccpts1__") + base64url
+//     (unpadded) of the signature's decoded bytes, which stays within
+//     Anthropic's ^[a-zA-Z0-9_-]+$ when the upstream id does; toopenai
+//     splits it back into the upstream id and extra_content. The signature
+//     must come in a fragment before the call's block starts (Gemini sends
+//     each call whole, id, name, signature and arguments in one chunk); one
+//     arriving later is dropped, as is one for an id already holding the
+//     marker or one over 64 KiB, and Stream.DroppedSignatures counts them.
+//     Calls without a signature keep their ids byte for byte. Signatures
+//     Gemini may put on text (delta.extra_content) are optional to return
+//     and are not carried.
 //   - Text or reasoning that arrives while a tool block is open closes it.
 //     A refusal (delta.refusal, sent with content null) is text.
 //   - finish_reason (in any letter case): stop → end_turn, length →

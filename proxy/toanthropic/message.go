@@ -156,13 +156,19 @@ func Message(dst, body []byte, cfg Config) ([]byte, Usage, string, error) {
 		toolUsed = true
 		sep()
 		dst = append(dst, `{"type":"tool_use","id":`...)
+		sig := tc.Get("extra_content.google.thought_signature")
+		carry := sig.Type == gjson.String && sig.Str != "" && len(sig.Str) <= maxSignature
 		if id := tc.Get("id"); id.Type == gjson.String && id.Str != "" {
-			dst = append(dst, id.Raw...)
+			carry = carry && !strings.Contains(id.Raw, SignatureMarker)
+			dst = append(dst, id.Raw[:len(id.Raw)-1]...)
 		} else {
 			dst = append(dst, '"')
 			dst = appendID(dst, "toolu_")
-			dst = append(dst, '"')
 		}
+		if carry {
+			dst = appendSigPayload(dst, sig.Str)
+		}
+		dst = append(dst, '"')
 		dst = append(dst, `,"name":`...)
 		if name := fn.Get("name"); name.Type != gjson.String {
 			dst = append(dst, `""`...)

@@ -52,7 +52,9 @@ type Stream struct {
 	textIndex   int // block index of the open text/thinking block
 	sig         sigHash
 
-	tools []toolCall
+	tools       []toolCall
+	droppedSigs int    // see DroppedSignatures
+	sigBuf      []byte // an escaped signature, decoded
 
 	// Reading buffers, reused from chunk to chunk (see readChunk).
 	scan  scanner
@@ -75,7 +77,7 @@ func (s *Stream) Reset(cfg Config) {
 	if cfg.MessageID == "" {
 		cfg.MessageID = newMessageID()
 	}
-	tools, frags, parts, nest := s.tools[:0], s.frags[:0], s.parts[:0], s.scan.nest[:0]
+	tools, frags, parts, nest, sigBuf := s.tools[:0], s.frags[:0], s.parts[:0], s.scan.nest[:0], s.sigBuf[:0]
 	// Fragments and parts view the last upstream read: drop those views so
 	// a pooled Stream does not keep a read buffer alive.
 	clear(frags[:cap(frags)])
@@ -83,7 +85,10 @@ func (s *Stream) Reset(cfg Config) {
 	if cap(nest) > maxKeptNest {
 		nest = nil // a hostile, deeply nested chunk must not pin memory in the pool
 	}
-	*s = Stream{cfg: cfg, tools: tools, frags: frags, parts: parts, scan: scanner{nest: nest}}
+	if cap(sigBuf) > maxSignature {
+		sigBuf = nil
+	}
+	*s = Stream{cfg: cfg, tools: tools, frags: frags, parts: parts, scan: scanner{nest: nest}, sigBuf: sigBuf}
 }
 
 // Start appends the message_start event. It is emitted only once; Event and

@@ -22,6 +22,8 @@ type toolCall struct {
 	id      []byte // raw JSON string (quoted), empty until known
 	name    []byte // raw JSON string (quoted), empty until known
 	pending []byte // buffered argument bytes: raw JSON string contents
+	sig     []byte // SignatureMarker and the encoded thought signature
+	sigSet  bool   // sig holds a signature
 	state   toolState
 	scan    argScan
 	block   int // Anthropic block index once opened
@@ -124,7 +126,7 @@ func (s *Stream) tool(index int64, id string, opens bool) *toolCall {
 	}
 	t := &s.tools[len(s.tools)-1]
 	t.oaIndex = index
-	t.id, t.name, t.pending = t.id[:0], t.name[:0], t.pending[:0]
+	t.id, t.name, t.pending, t.sig, t.sigSet = t.id[:0], t.name[:0], t.pending[:0], t.sig[:0], false
 	t.state, t.scan, t.block = toolWaiting, argScan{}, 0
 	if inherit != nil { // if s.tools grew, inherit is in the old array, intact
 		t.name = append(t.name, inherit.name...)
@@ -160,6 +162,9 @@ func (s *Stream) toolFragment(dst []byte, f *toolFrag) []byte {
 	}
 	if len(t.name) == 0 && nonEmptyStr(f.name) {
 		t.name = append(t.name, f.name...)
+	}
+	if nonEmptyStr(f.sig) {
+		s.setSignature(t, f.sig)
 	}
 	var frag string
 	argsJSON := f.args != "" && (f.args[0] == '{' || f.args[0] == '[')
@@ -235,7 +240,7 @@ func (s *Stream) openToolBlock(dst []byte, i int) []byte {
 		t.id = appendID(t.id, "toolu_")
 		t.id = append(t.id, '"')
 	}
-	dst = append(dst, t.id...)
+	dst = s.appendToolID(dst, t)
 	dst = append(dst, `,"name":`...)
 	if len(t.name) == 0 {
 		dst = append(dst, `""`...)
