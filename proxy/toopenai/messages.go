@@ -270,11 +270,7 @@ func (t *translator) appendToolMessage(dst []byte, b *block, media *int) []byte 
 	}
 	t.nMsgs++
 	dst = append(dst, `{"role":"tool","tool_call_id":`...)
-	if isString(b.toolUseID) {
-		dst = append(dst, b.toolUseID...)
-	} else {
-		dst = append(dst, `""`...)
-	}
+	dst, _ = appendToolCallID(dst, b.toolUseID, `""`)
 	dst = append(dst, `,"content":"`...)
 	if b.isError {
 		dst = append(dst, "Error: "...)
@@ -359,7 +355,8 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 			}
 			n++
 			dst = append(dst, `{"id":`...)
-			dst = appendStringOr(dst, b.id, `""`)
+			var sig []byte
+			dst, sig = appendToolCallID(dst, b.id, `""`)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
 			if isString(b.name) {
 				dst = appendToolName(dst, b.name, t.toolNames)
@@ -373,7 +370,11 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 				t.textBytes += len(b.input)
 				dst = appendEscapedJSON(dst, b.input)
 			}
-			dst = append(dst, `"}}`...)
+			dst = append(dst, `"}`...)
+			if sig != nil { // a Gemini thought signature, back where it came from
+				dst = appendExtraContent(dst, sig)
+			}
+			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
 	}
