@@ -1,0 +1,207 @@
+package bufpool
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+func TestClassSize(t *testing.T) {
+	for _, c := range []struct{ n, want int }{
+		{-1, 64 << 10}, {0, 64 << 10}, {1, 64 << 10}, {55 << 10, 64 << 10}, {64 << 10, 64 << 10},
+		{64<<10 + 1, 96 << 10}, {150 << 10, 192 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 0},
+	} {
+		if got := ClassSize(c.n); got != c.want {
+			t.Errorf("ClassSize(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+}
+
+func base(b []byte) *byte { return unsafe.SliceData(b[:cap(b)]) }
+
+func TestGetPutReuse(t *testing.T) {
+	p := New(4, time.Hour)
+	defer p.Close()
+	b := p.Get(55 << 10)
+	if len(b) != 0 || cap(b) != 64<<10 {
+		t.Fatalf("Get(55 KiB): len %d cap %d, want 0 and 64 KiB", len(b), cap(b))
+	}
+	b = append(b, make([]byte, 60<<10)...) // fits: same storage
+	if s := p.Stats(); s.InUse != 64<<10 || s.Idle != 0 {
+		t.Fatalf("after Get: %+v", s)
+	}
+	p.Put(b)
+	if s := p.Stats(); s.InUse != 0 || s.Idle != 64<<10 {
+		t.Fatalf("after Put: %+v", s)
+	}
+	c := p.Get(-1)
+	if base(c) != base(b) {
+		t.Fatal("Get after Put did not reuse the buffer put back")
+	}
+	if len(c) != 0 {
+		t.Fatalf("reused buffer has len %d", len(c))
+	}
+	d := p.Get(100 << 10)
+	if cap(d) != 128<<10 || base(d) == base(c) {
+		t.Fatalf("Get(100 KiB): cap %d (want 128 KiB, a new buffer)", cap(d))
+	}
+	if p.Get(MaxSize+1) != nil {
+		t.Fatal("Get above MaxSize returned a buffer")
+	}
+	p.Put(c)
+	p.Put(d)
+}
+
+func TestPutIgnoresForeignSlices(t *testing.T) {
+	p := New(4, time.Hour)
+	defer p.Close()
+	foreign := make([]byte, 10, 64<<10)
+	p.Put(foreign)
+	p.Put(nil)
+	p.Put(make([]byte, 0, 100)) // no class
+	if s := p.Stats(); s != (Stats{}) {
+		t.Fatalf("foreign Puts changed the pool: %+v", s)
+	}
+	b := p.Get(1)
+	if base(b) == base(foreign) {
+		t.Fatal("Get handed out a slice the pool never owned")
+	}
+	// A buffer grown past its class by append is a heap slice now: the
+	// original goes back, the grown one is ignored.
+	grown := append(b, make([]byte, 70<<10)...)
+	p.Put(grown)
+	if s := p.Stats(); s.InUse != 64<<10 || s.Idle != 0 {
+		t.Fatalf("Put of a grown copy was taken: %+v", s)
+	}
+	p.Put(b)
+	if s := p.Stats(); s.InUse != 0 || s.Idle != 64<<10 {
+		t.Fatalf("Put of the original: %+v", s)
+	}
+}
+
+func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
+	p := New(2, time.Hour)
+	defer p.Close()
+	var bufs [][]byte
+	for range 6 {
+		b := p.Get(64 << 10)
+		b = b[:cap(b)]
+		for i := range b {
+			b[i] = 0xAB
+		}
+		bufs = append(bufs, b)
+	}
+	for _, b := range bufs {
+		p.Put(b)
+	}
+	if more := p.Trim(time.Since(p.epoch) + time.Second); more {
+		t.Fatal("Trim reported idle buffers beyond keep after releasing them all")
+	}
+	s := p.Stats()
+	if s.Idle != 2*64<<10 || s.Released != 4*64<<10 || s.InUse != 0 {
+		t.Fatalf("after Trim: %+v, want 2 idle and 4 released", s)
+	}
+	// The most recently put (the last two) stay; Get hands them out first,
+	// then the released ones.
+	for i := 5; i >= 4; i-- {
+		if g := p.Get(1); base(g) != base(bufs[i]) {
+			t.Fatalf("Get %d: not the most recent kept buffer", 5-i)
+		}
+	}
+	for range 4 {
+		g := p.Get(1)
+		found := false
+		for _, b := range bufs[:4] {
+			found = found || base(g) == base(b)
+		}
+		if !found {
+			t.Fatal("Get did not reuse a released buffer before mapping a new one")
+		}
+		if mapsMemory {
+			if g = g[:cap(g)]; g[0] != 0 || g[len(g)-1] != 0 {
+				t.Fatal("a released mapping still holds its old bytes")
+			}
+		}
+	}
+}
+
+func TestTrimSparesYoungBuffers(t *testing.T) {
+	p := New(0, time.Hour)
+	defer p.Close()
+	a, b := p.Get(1), p.Get(1)
+	p.Put(a)
+	cut := time.Since(p.epoch) + time.Nanosecond
+	for time.Since(p.epoch) <= cut { // b's put time must be after cut
+	}
+	p.Put(b)
+	if more := p.Trim(cut); !more {
+		t.Fatal("Trim reported nothing left though a young buffer stays")
+	}
+	if s := p.Stats(); s.Released != 64<<10 || s.Idle != 64<<10 {
+		t.Fatalf("after Trim: %+v, want a released and b idle", s)
+	}
+}
+
+func TestTimerTrims(t *testing.T) {
+	p := New(1, 5*time.Millisecond)
+	defer p.Close()
+	var bufs [][]byte
+	for range 3 {
+		bufs = append(bufs, p.Get(200<<10))
+	}
+	for _, b := range bufs {
+		p.Put(b)
+	}
+	deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing assertion
+	for p.Stats().Released != 2*256<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the timer never trimmed: %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := p.Stats(); s.Idle != 256<<10 {
+		t.Fatalf("keep=1 not honoured: %+v", s)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	p := New(2, time.Millisecond)
+	defer p.Close()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for range 2000 {
+				n := r.IntN(MaxSize)
+				b := p.Get(n)
+				if cap(b) < n {
+					t.Errorf("Get(%d) returned cap %d", n, cap(b))
+					return
+				}
+				b = append(b, byte(g))
+				if r.IntN(50) == 0 {
+					p.Trim(time.Since(p.epoch))
+				}
+				p.Put(b)
+			}
+		}()
+	}
+	wg.Wait()
+	if s := p.Stats(); s.InUse != 0 {
+		t.Fatalf("buffers still in use after every Put: %+v", s)
+	}
+}
+
+func BenchmarkGetPut(b *testing.B) {
+	p := New(16, time.Second)
+	defer p.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		x := p.Get(55 << 10)
+		p.Put(x)
+	}
+}
