@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/ccproxy/ccproxy/internal/bufpool"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -26,14 +27,17 @@ func newBodyBudget(size int64) bodyBudget {
 	return bodyBudget{sem: semaphore.NewWeighted(size), size: size}
 }
 
-// bodyWeight is what one buffer for a body of length n holds: the pooled
-// buffer getBuf(n) returns (an unknown length, -1, takes a large one), or
-// the body itself if larger.
+// bodyWeight is what one buffer for a body of length n holds: the buffer
+// getBuf(n) returns (its size class; an unknown length, -1, takes the
+// smallest large one), or the body itself above the largest class.
 func bodyWeight(n int64) int64 {
 	if n >= 0 && n < smallBuf {
 		return smallBuf
 	}
-	return max(n, largeBuf)
+	if n <= bufpool.MaxSize {
+		return int64(bufpool.ClassSize(int(n)))
+	}
+	return n
 }
 
 // reserve takes n bytes more of the budget for rs (rs holds at most the

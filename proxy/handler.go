@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/internal/bufpool"
 	"github.com/ccproxy/ccproxy/proxy/metrics"
 	"github.com/ccproxy/ccproxy/proxy/tokens"
 	"github.com/ccproxy/ccproxy/proxy/toopenai"
@@ -122,11 +123,11 @@ type Handler struct {
 
 	budget    bodyBudget
 	date      atomic.Pointer[dateStamp]
-	states    sync.Pool // *reqState
-	bufs      sync.Pool // *[]byte of largeBuf or more: request and translated bodies
-	smallBufs sync.Pool // *[]byte of smallBuf or more: small bodies, copy buffers, event batches
-	streams   sync.Pool // *toanthropic.Stream
-	readers   sync.Pool // *sse.Reader
+	states    sync.Pool     // *reqState
+	large     *bufpool.Pool // request bodies, their translations, unary answers: largeBuf and up, outside the heap
+	smallBufs sync.Pool     // *[]byte of smallBuf or more: small bodies, copy buffers, event batches
+	streams   sync.Pool     // *toanthropic.Stream
+	readers   sync.Pool     // *sse.Reader
 	reqSeq    atomic.Uint64
 	reqBase   string
 	// stopCtx is cancelled by Stop: running streams end, new requests are
@@ -179,6 +180,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.BreakerThreshold = 5
 	}
 	h := &Handler{
+		large:    bufpool.New(largeKeep, largeIdle),
 		cfg:      cfg,
 		engine:   cfg.Engine,
 		chatURL:  base + "/chat/completions",
@@ -490,42 +492,53 @@ func (h *Handler) bodyError(err error) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: "reading request body: " + err.Error()}
 }
 
-// maxPooledBuf: larger buffers are dropped rather than pooled so a single
-// huge request does not pin memory.
-const maxPooledBuf = 1 << 20
-
-// Byte buffers come in two size classes, each pooled: small ones for
-// bodies under smallBuf bytes (most OpenAI passthrough requests), the
-// passthrough copy loop and a stream's batches of outgoing events, large ones (largeBuf and up) for Claude Code
-// turns and anything of unknown size.
+// Byte buffers come in two kinds. Small ones (smallBuf, grown up to
+// largeBuf) are pooled in the heap: bodies under smallBuf bytes (most
+// OpenAI passthrough requests), the passthrough copy loop and a stream's
+// batches of outgoing events. Large ones (largeBuf and up, by size class)
+// hold Claude Code turns, their translations and anything of unknown size;
+// they live outside the heap in h.large, which gives the memory of buffers
+// left idle after a burst back to the OS (see internal/bufpool). Bodies
+// over bufpool.MaxSize get a heap slice of their own, dropped after use.
 const (
 	smallBuf = 4 << 10
 	largeBuf = 64 << 10
 )
 
-// getBuf returns a pooled byte buffer for about n bytes (n < 0: unknown).
+// Large buffers idle beyond the largeKeep most recent of a size class are
+// released after largeIdle: long enough that a steady load (which cycles
+// the same few buffers every few milliseconds) never refaults one, short
+// enough that memory taken by a burst returns within a second.
+const (
+	largeKeep = 8
+	largeIdle = 250 * time.Millisecond
+)
+
+// getBuf returns a byte buffer for about n bytes (n < 0: unknown), empty.
+// Give it back with putBuf.
 func (h *Handler) getBuf(n int64) *[]byte {
-	pool, size := &h.bufs, largeBuf
 	if n >= 0 && n < smallBuf {
-		pool, size = &h.smallBufs, smallBuf
+		if b, ok := h.smallBufs.Get().(*[]byte); ok {
+			return b
+		}
+		b := make([]byte, 0, smallBuf)
+		return &b
 	}
-	if b, ok := pool.Get().(*[]byte); ok {
-		return b
+	if n <= bufpool.MaxSize {
+		return h.large.Get(int(n))
 	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, n)
 	return &b
 }
 
-// putBuf returns b to its pool, keeping data's (possibly grown) storage.
+// putBuf gives b back; data is what the caller last held in it (its
+// storage, if grown, is kept for a small buffer).
 func (h *Handler) putBuf(b *[]byte, data []byte) {
-	c := cap(data)
-	if c > maxPooledBuf || c < smallBuf {
+	if cap(*b) >= largeBuf && h.large.Put(b) {
 		return
 	}
-	*b = data[:0]
-	if c >= largeBuf {
-		h.bufs.Put(b)
-	} else {
+	if c := cap(data); c >= smallBuf && c < largeBuf {
+		*b = data[:0]
 		h.smallBufs.Put(b)
 	}
 }

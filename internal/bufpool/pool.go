@@ -32,7 +32,6 @@ package bufpool
 import (
 	"sync"
 	"time"
-	"unsafe"
 )
 
 // Classes are the buffer sizes, in increasing order: steps of about 1.5x
@@ -79,15 +78,21 @@ type Pool struct {
 type class struct {
 	mu    sync.Mutex
 	size  int
-	free  []entry        // put back, most recent last
-	cold  [][]byte       // released (pages returned to the OS), reused before mapping more
-	owned map[*byte]bool // every buffer handed out: true when it is a mapping
+	free  []entry                // put back, most recent last
+	cold  []*[]byte              // released (pages returned to the OS), reused before mapping more
+	owned map[*[]byte]allocation // every buffer handed out, by its handle
 	inUse int
 }
 
 type entry struct {
-	b  []byte
+	b  *[]byte
 	at time.Duration // since Pool.epoch
+}
+
+// allocation is the memory behind a handle.
+type allocation struct {
+	mem    []byte
+	mapped bool // a mapping (else a heap slice)
 }
 
 // New returns a pool that keeps up to keep idle buffers of each class
@@ -97,19 +102,19 @@ func New(keep int, idle time.Duration) *Pool {
 	p := &Pool{keep: max(keep, 0), idle: idle, epoch: time.Now()}
 	for i := range p.classes {
 		p.classes[i].size = Classes[i]
-		p.classes[i].owned = make(map[*byte]bool)
+		p.classes[i].owned = make(map[*[]byte]allocation)
 	}
 	p.timer = time.AfterFunc(time.Hour, p.trimTick)
 	p.timer.Stop()
 	return p
 }
 
-// Get returns an empty buffer with room for at least n bytes (n < 0:
-// unknown, the smallest class), or nil when n exceeds MaxSize: the caller
-// then allocates one itself. The buffer must be given back with Put, the
-// very slice Get returned (appending past its capacity moves the data to a
-// new heap slice; the original still goes back).
-func (p *Pool) Get(n int) []byte {
+// Get returns the handle of an empty buffer with room for at least n bytes
+// (n < 0: unknown, the smallest class), or nil when n exceeds MaxSize: the
+// caller then allocates one itself. The caller may append to *b (growing
+// it past its capacity moves the data to the heap) and gives b back with
+// Put, which restores it.
+func (p *Pool) Get(n int) *[]byte {
 	i := classOf(n)
 	if i < 0 {
 		return nil
@@ -132,37 +137,49 @@ func (p *Pool) Get(n int) []byte {
 		return b
 	}
 	c.mu.Unlock()
-	b, mapped := mapMem(c.size)
+	mem, mapped := mapMem(c.size)
+	b := new([]byte)
+	*b = mem[:0]
 	c.mu.Lock()
-	c.owned[unsafe.SliceData(b)] = mapped
+	c.owned[b] = allocation{mem: mem, mapped: mapped}
 	c.mu.Unlock()
-	return b[:0]
+	return b
 }
 
-// Put gives back a buffer Get returned. Anything else (a nil slice, a
-// slice that was not handed out by this pool) is ignored, so a caller may
-// pass what it has without tracking where it came from. A buffer must not
-// be used after Put.
-func (p *Pool) Put(b []byte) {
-	i := classOf(cap(b))
-	if i < 0 || cap(b) != Classes[i] {
-		return
+// Put gives back a handle Get returned and reports true; for anything else
+// (nil, a handle this pool did not hand out) it does nothing and reports
+// false, so a caller may offer any handle. The buffer must not be used
+// after Put.
+func (p *Pool) Put(b *[]byte) bool {
+	if b == nil {
+		return false
 	}
-	c := &p.classes[i]
-	base := unsafe.SliceData(b[:cap(b)])
 	at := time.Since(p.epoch)
-	c.mu.Lock()
-	if _, ok := c.owned[base]; !ok {
+	// The handle's class is that of cap(*b), or a smaller one if the
+	// caller grew *b past its buffer.
+	i := classOf(cap(*b))
+	if i < 0 {
+		i = len(p.classes) - 1
+	}
+	for ; i >= 0; i-- {
+		c := &p.classes[i]
+		c.mu.Lock()
+		a, ok := c.owned[b]
+		if !ok {
+			c.mu.Unlock()
+			continue
+		}
+		*b = a.mem[:0]
+		c.inUse--
+		c.free = append(c.free, entry{b: b, at: at})
+		surplus := len(c.free) > p.keep
 		c.mu.Unlock()
-		return
+		if surplus {
+			p.arm()
+		}
+		return true
 	}
-	c.inUse--
-	c.free = append(c.free, entry{b: b[:0], at: at})
-	surplus := len(c.free) > p.keep
-	c.mu.Unlock()
-	if surplus {
-		p.arm()
-	}
+	return false
 }
 
 // arm schedules a trim pass unless one is pending.
@@ -196,41 +213,38 @@ func (p *Pool) Trim(cutoff time.Duration) (more bool) {
 		for n < len(c.free)-p.keep && c.free[n].at < cutoff {
 			n++
 		}
-		var old [][]byte
-		if n > 0 {
-			old = make([][]byte, n)
-			for j := range n {
-				old[j] = c.free[j].b
-			}
-			k := copy(c.free, c.free[n:])
-			clear(c.free[k:])
-			c.free = c.free[:k]
-		}
-		more = more || len(c.free) > p.keep
-		c.mu.Unlock()
 		if n == 0 {
+			more = more || len(c.free) > p.keep
+			c.mu.Unlock()
 			continue
 		}
-		// Release outside the lock: madvise takes a while, and Get must
-		// not find these buffers before they are in the cold list.
-		for j, b := range old {
-			base := unsafe.SliceData(b[:cap(b)])
-			c.mu.Lock()
-			mapped := c.owned[base]
-			if !mapped {
-				delete(c.owned, base) // a heap slice: the collector's now
+		old := make([]allocation, n)
+		handles := make([]*[]byte, n)
+		for j := range n {
+			handles[j] = c.free[j].b
+			old[j] = c.owned[handles[j]]
+		}
+		k := copy(c.free, c.free[n:])
+		clear(c.free[k:])
+		c.free = c.free[:k]
+		more = more || len(c.free) > p.keep
+		for j, a := range old {
+			if !a.mapped {
+				delete(c.owned, handles[j]) // a heap slice: the collector's now
 			}
-			c.mu.Unlock()
-			if mapped {
-				release(b)
-			} else {
-				old[j] = nil
+		}
+		c.mu.Unlock()
+		// Release outside the lock (madvise takes a while); Get cannot
+		// find these buffers until they are in the cold list.
+		for _, a := range old {
+			if a.mapped {
+				release(a.mem)
 			}
 		}
 		c.mu.Lock()
-		for _, b := range old {
-			if b != nil {
-				c.cold = append(c.cold, b)
+		for j, a := range old {
+			if a.mapped {
+				c.cold = append(c.cold, handles[j])
 			}
 		}
 		c.mu.Unlock()

@@ -19,33 +19,33 @@ func TestClassSize(t *testing.T) {
 	}
 }
 
-func base(b []byte) *byte { return unsafe.SliceData(b[:cap(b)]) }
+func base(b *[]byte) *byte { return unsafe.SliceData((*b)[:cap(*b)]) }
 
 func TestGetPutReuse(t *testing.T) {
 	p := New(4, time.Hour)
 	defer p.Close()
 	b := p.Get(55 << 10)
-	if len(b) != 0 || cap(b) != 64<<10 {
-		t.Fatalf("Get(55 KiB): len %d cap %d, want 0 and 64 KiB", len(b), cap(b))
+	if len(*b) != 0 || cap(*b) != 64<<10 {
+		t.Fatalf("Get(55 KiB): len %d cap %d, want 0 and 64 KiB", len(*b), cap(*b))
 	}
-	b = append(b, make([]byte, 60<<10)...) // fits: same storage
+	mem := base(b)
+	*b = append(*b, make([]byte, 60<<10)...) // fits: same storage
 	if s := p.Stats(); s.InUse != 64<<10 || s.Idle != 0 {
 		t.Fatalf("after Get: %+v", s)
 	}
-	p.Put(b)
+	if !p.Put(b) {
+		t.Fatal("Put refused a handle Get returned")
+	}
 	if s := p.Stats(); s.InUse != 0 || s.Idle != 64<<10 {
 		t.Fatalf("after Put: %+v", s)
 	}
 	c := p.Get(-1)
-	if base(c) != base(b) {
-		t.Fatal("Get after Put did not reuse the buffer put back")
-	}
-	if len(c) != 0 {
-		t.Fatalf("reused buffer has len %d", len(c))
+	if c != b || base(c) != mem || len(*c) != 0 {
+		t.Fatal("Get after Put did not hand out the buffer put back, emptied")
 	}
 	d := p.Get(100 << 10)
-	if cap(d) != 128<<10 || base(d) == base(c) {
-		t.Fatalf("Get(100 KiB): cap %d (want 128 KiB, a new buffer)", cap(d))
+	if cap(*d) != 128<<10 || base(d) == mem {
+		t.Fatalf("Get(100 KiB): cap %d (want 128 KiB, a new buffer)", cap(*d))
 	}
 	if p.Get(MaxSize+1) != nil {
 		t.Fatal("Get above MaxSize returned a buffer")
@@ -54,42 +54,44 @@ func TestGetPutReuse(t *testing.T) {
 	p.Put(d)
 }
 
-func TestPutIgnoresForeignSlices(t *testing.T) {
+func TestPutIgnoresForeignHandles(t *testing.T) {
 	p := New(4, time.Hour)
 	defer p.Close()
 	foreign := make([]byte, 10, 64<<10)
-	p.Put(foreign)
-	p.Put(nil)
-	p.Put(make([]byte, 0, 100)) // no class
+	if p.Put(&foreign) || p.Put(nil) {
+		t.Fatal("Put took a handle the pool never handed out")
+	}
 	if s := p.Stats(); s != (Stats{}) {
 		t.Fatalf("foreign Puts changed the pool: %+v", s)
 	}
+	// A buffer grown past its class by append is a heap slice now: Put
+	// restores the handle to its own buffer.
 	b := p.Get(1)
-	if base(b) == base(foreign) {
-		t.Fatal("Get handed out a slice the pool never owned")
+	mem := base(b)
+	*b = append(*b, make([]byte, 200<<10)...)
+	if base(b) == mem {
+		t.Fatal("test setup: append did not move the data")
 	}
-	// A buffer grown past its class by append is a heap slice now: the
-	// original goes back, the grown one is ignored.
-	grown := append(b, make([]byte, 70<<10)...)
-	p.Put(grown)
-	if s := p.Stats(); s.InUse != 64<<10 || s.Idle != 0 {
-		t.Fatalf("Put of a grown copy was taken: %+v", s)
+	if !p.Put(b) {
+		t.Fatal("Put refused a grown handle")
 	}
-	p.Put(b)
+	if base(b) != mem || len(*b) != 0 || cap(*b) != 64<<10 {
+		t.Fatal("Put did not restore the grown handle to its buffer")
+	}
 	if s := p.Stats(); s.InUse != 0 || s.Idle != 64<<10 {
-		t.Fatalf("Put of the original: %+v", s)
+		t.Fatalf("after the grown Put: %+v", s)
 	}
 }
 
 func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
 	p := New(2, time.Hour)
 	defer p.Close()
-	var bufs [][]byte
+	var bufs []*[]byte
 	for range 6 {
 		b := p.Get(64 << 10)
-		b = b[:cap(b)]
-		for i := range b {
-			b[i] = 0xAB
+		*b = (*b)[:cap(*b)]
+		for i := range *b {
+			(*b)[i] = 0xAB
 		}
 		bufs = append(bufs, b)
 	}
@@ -106,7 +108,7 @@ func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
 	// The most recently put (the last two) stay; Get hands them out first,
 	// then the released ones.
 	for i := 5; i >= 4; i-- {
-		if g := p.Get(1); base(g) != base(bufs[i]) {
+		if g := p.Get(1); g != bufs[i] {
 			t.Fatalf("Get %d: not the most recent kept buffer", 5-i)
 		}
 	}
@@ -114,13 +116,13 @@ func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
 		g := p.Get(1)
 		found := false
 		for _, b := range bufs[:4] {
-			found = found || base(g) == base(b)
+			found = found || g == b
 		}
 		if !found {
 			t.Fatal("Get did not reuse a released buffer before mapping a new one")
 		}
 		if mapsMemory {
-			if g = g[:cap(g)]; g[0] != 0 || g[len(g)-1] != 0 {
+			if m := (*g)[:cap(*g)]; m[0] != 0 || m[len(m)-1] != 0 {
 				t.Fatal("a released mapping still holds its old bytes")
 			}
 		}
@@ -147,7 +149,7 @@ func TestTrimSparesYoungBuffers(t *testing.T) {
 func TestTimerTrims(t *testing.T) {
 	p := New(1, 5*time.Millisecond)
 	defer p.Close()
-	var bufs [][]byte
+	var bufs []*[]byte
 	for range 3 {
 		bufs = append(bufs, p.Get(200<<10))
 	}
@@ -175,18 +177,24 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(g), 1))
-			for range 2000 {
+			for range 300 {
 				n := r.IntN(MaxSize)
 				b := p.Get(n)
-				if cap(b) < n {
-					t.Errorf("Get(%d) returned cap %d", n, cap(b))
+				if cap(*b) < n || len(*b) != 0 {
+					t.Errorf("Get(%d) returned len %d cap %d", n, len(*b), cap(*b))
 					return
 				}
-				b = append(b, byte(g))
+				*b = append(*b, byte(g))
+				if r.IntN(10) == 0 {
+					*b = append(*b, make([]byte, cap(*b))...) // grown onto the heap
+				}
 				if r.IntN(50) == 0 {
 					p.Trim(time.Since(p.epoch))
 				}
-				p.Put(b)
+				if !p.Put(b) {
+					t.Error("Put refused a handle Get returned")
+					return
+				}
 			}
 		}()
 	}
@@ -201,7 +209,6 @@ func BenchmarkGetPut(b *testing.B) {
 	defer p.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		x := p.Get(55 << 10)
-		p.Put(x)
+		p.Put(p.Get(55 << 10))
 	}
 }

@@ -9,9 +9,9 @@ import (
 )
 
 // resident counts b's pages in memory (mincore).
-func resident(t *testing.T, b []byte) int {
+func resident(t *testing.T, h *[]byte) int {
 	t.Helper()
-	b = b[:cap(b)]
+	b := (*h)[:cap(*h)]
 	vec := make([]byte, (len(b)+unix.Getpagesize()-1)/unix.Getpagesize())
 	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
 	if errno != 0 {
@@ -30,8 +30,8 @@ func TestReleaseReturnsPages(t *testing.T) {
 	p := New(1, time.Hour)
 	defer p.Close()
 	old, kept := p.Get(256<<10), p.Get(256<<10)
-	for _, b := range [][]byte{old, kept} {
-		b = b[:cap(b)]
+	for _, h := range []*[]byte{old, kept} {
+		b := (*h)[:cap(*h)]
 		for i := range b {
 			b[i] = 1
 		}
