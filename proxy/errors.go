@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -120,6 +121,13 @@ func upstreamMessage(body []byte) string {
 		return "upstream returned no body"
 	}
 	if gjson.ValidBytes(body) {
+		if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
+			// Google's OpenAI-compatible endpoint wraps its errors in an
+			// array: [{"error":{"code":400,"message":...}}].
+			if r := gjson.GetBytes(b, "0"); r.IsObject() {
+				body = []byte(r.Raw)
+			}
+		}
 		r := gjson.GetBytes(body, "error.message")
 		if r.Exists() && r.String() != "" {
 			return r.String()

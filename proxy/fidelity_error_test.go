@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFidelityBareErrorChunk: older vLLM and some gateways send a
@@ -132,5 +134,57 @@ func TestFidelityUnknownFinish(t *testing.T) {
 	_, m := fidelityStream(t, sseBody(chunkJSON(`{"role":"assistant","content":"done"}`, `"STOP"`), "[DONE]"), fidelityRequest)
 	if m.StopReason != "end_turn" {
 		t.Fatalf("STOP: stop_reason %q", m.StopReason)
+	}
+}
+
+// TestGeminiArrayErrorBody: Google's OpenAI-compatible endpoint answers
+// errors as a one-element array, [{"error":{...}}]. The client must get the
+// inner message, not the raw array as text.
+func TestGeminiArrayErrorBody(t *testing.T) {
+	const msgText = "Function call is missing a thought_signature in functionCall parts."
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, ` [{"error":{"code":400,"message":"`+msgText+`","status":"INVALID_ARGUMENT"}}]`)
+	}))
+	t.Cleanup(srv.Close)
+	r := newRigFor(t, "nethttp", srv.URL, quietLog, nil)
+	resp := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	defer resp.Body.Close()
+	var got struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || got.Type != "error" || got.Error.Type != "invalid_request_error" || got.Error.Message != msgText {
+		t.Fatalf("status %d, body %+v; want 400 invalid_request_error %q", resp.StatusCode, got, msgText)
+	}
+}
+
+// TestLateThoughtSignatureLogged: a Gemini thought signature that comes
+// after its call's block started cannot reach the client (the id has
+// left), so the next turn will be refused; ccproxy says so in its log.
+func TestLateThoughtSignatureLogged(t *testing.T) {
+	body := sseBody(
+		`{"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"c0","type":"function","function":{"name":"Read","arguments":"{\"pa"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"th\":1}"},"extra_content":{"google":{"thought_signature":"too-late"}}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+		"[DONE]")
+	r := newRigFor(t, "nethttp", scriptedUpstream(t, "text/event-stream", body), nil, nil)
+	resp := post(t, r.URL, "/v1/messages", []byte(fidelityRequest), nil)
+	checkGrammar(t, readEvents(t, resp.Body))
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second) // the line is written after the response ends
+	for !strings.Contains(r.logs(), "thought signatures arrived after") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the dropped signature; logs:\n%s", r.logs())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

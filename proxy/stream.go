@@ -304,6 +304,11 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		rs.errType = errAPI
 		h.log.Warn().Str("request_id", rs.id).Str("finish_reason", h.logText(st.FinishReason())).Msg("upstream ended with an unknown finish_reason")
 	}
+	if n := st.DroppedSignatures(); n > 0 {
+		// The next request of this conversation will be refused by Gemini
+		// ("missing a thought_signature"); say why here.
+		h.log.Warn().Str("request_id", rs.id).Int("dropped", n).Msg("Gemini thought signatures arrived after their tool call's block had started and could not be passed on")
+	}
 	if err != nil && !rs.clientGone {
 		// ccproxy's own end of a stream is recorded with the type its
 		// error event carried, and not blamed on the upstream.
