@@ -29,6 +29,8 @@ type Snapshot struct {
 	StopReasons     map[string]int64  `json:"stop_reasons"`
 	// Pool is absent when the engine reports no pool statistics.
 	Pool *PoolStats `json:"pool,omitempty"`
+	// BufferPool is absent until a Handler has installed it.
+	BufferPool *BufferPoolStats `json:"buffer_pool,omitempty"`
 }
 
 // RequestStats counts finished requests by label, plus current gauges.
@@ -212,6 +214,9 @@ func (m *Metrics) Snapshot() *Snapshot {
 	rs.OpenStreams = m.openStreams.Load()
 	rs.BufferedBytes = m.buffered.Load()
 	rs.BufferWaits = m.bufferWaits.Load()
+	if b, ok := m.bufferPoolStats(); ok {
+		s.BufferPool = &b
+	}
 	rs.ByRoute = map[string]int64{}
 	rs.ByStatus = map[string]int64{}
 	rs.ByRequestedModel = map[string]int64{}

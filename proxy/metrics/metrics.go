@@ -93,6 +93,7 @@ type Metrics struct {
 	inFlight     atomic.Int64
 	openStreams  atomic.Int64
 	buffered     atomic.Int64 // request-body bytes held against the body budget
+	bufferPool   atomic.Pointer[func() BufferPoolStats]
 	bufferWaits  atomic.Int64 // waits for a share of the body budget
 	errors       [numErrorTypes]atomic.Int64
 	retries      [numRetryCauses]atomic.Int64
@@ -220,6 +221,30 @@ func (m *Metrics) StreamClosed() { m.openStreams.Add(-1) }
 // Buffered adds delta (negative when given back) to the request-body bytes
 // held against the body budget (MAX_BUFFERED_BYTES).
 func (m *Metrics) Buffered(delta int64) { m.buffered.Add(delta) }
+
+// BufferPoolStats describes the large byte buffers (request bodies, their
+// translations, unary answers) the proxy keeps outside the Go heap.
+type BufferPoolStats struct {
+	// InUse is the bytes of the buffers requests hold now.
+	InUse int64 `json:"in_use_bytes"`
+	// Idle is the bytes of the buffers kept resident for reuse.
+	Idle int64 `json:"idle_bytes"`
+	// Released is the bytes of idle buffers whose memory went back to the
+	// operating system (reused, at the cost of page faults, before more
+	// is mapped).
+	Released int64 `json:"released_bytes"`
+}
+
+// SetBufferPool installs the function that reads the buffer pool's
+// statistics at scrape time (the proxy's Handler calls it).
+func (m *Metrics) SetBufferPool(f func() BufferPoolStats) { m.bufferPool.Store(&f) }
+
+func (m *Metrics) bufferPoolStats() (BufferPoolStats, bool) {
+	if f := m.bufferPool.Load(); f != nil {
+		return (*f)(), true
+	}
+	return BufferPoolStats{}, false
+}
 
 // BufferWait counts a wait for a share of the body budget: a request found
 // it spent (once, or again as a body of unknown length grows).

@@ -33,6 +33,8 @@ var (
 		"Request-body bytes held against MAX_BUFFERED_BYTES.", nil, nil)
 	descBufferWaits = prometheus.NewDesc("ccproxy_buffer_waits_total",
 		"Waits for a share of MAX_BUFFERED_BYTES (a request found it spent).", nil, nil)
+	descBufferPool = prometheus.NewDesc("ccproxy_buffer_pool_bytes",
+		"Large request buffers kept outside the Go heap, by state: in_use, idle (resident, for reuse), released (returned to the OS).", []string{"state"}, nil)
 	descErrors = prometheus.NewDesc("ccproxy_errors_total",
 		"Error responses by Anthropic error type.", []string{"type"}, nil)
 	descDuration = prometheus.NewDesc("ccproxy_request_duration_seconds",
@@ -114,6 +116,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descOpenStreams, float64(m.openStreams.Load()))
 	gauge(descBuffered, float64(m.buffered.Load()))
 	counter(descBufferWaits, float64(m.bufferWaits.Load()))
+	if b, ok := m.bufferPoolStats(); ok {
+		gauge(descBufferPool, float64(b.InUse), "in_use")
+		gauge(descBufferPool, float64(b.Idle), "idle")
+		gauge(descBufferPool, float64(b.Released), "released")
+	}
 	for i := range m.errors {
 		counter(descErrors, float64(m.errors[i].Load()), errorTypeNames[i])
 	}
