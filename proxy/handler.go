@@ -217,6 +217,12 @@ func New(cfg Config) (*Handler, error) {
 		h.metrics.SetBreakerState("upstream", stateClosed)
 	}
 	h.budget = newBodyBudget(cfg.MaxBufferedBytes)
+	if cfg.Metrics != nil {
+		cfg.Metrics.SetBufferPool(func() metrics.BufferPoolStats {
+			s := h.large.Stats()
+			return metrics.BufferPoolStats{InUse: s.InUse, Idle: s.Idle, Released: s.Released}
+		})
+	}
 	if cfg.MaxConcurrent > 0 {
 		h.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}
