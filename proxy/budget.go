@@ -28,11 +28,15 @@ func newBodyBudget(size int64) bodyBudget {
 }
 
 // bodyWeight is what one buffer for a body of length n holds: the buffer
-// getBuf(n) returns (its size class; an unknown length, -1, takes the
-// smallest large one), or the body itself above the largest class.
+// getBuf(n) returns (room for n+1 bytes: its size class, the smallest large
+// one for an unknown length, -1), or a heap slice of n+1 bytes above the
+// largest class.
 func bodyWeight(n int64) int64 {
 	if n >= 0 && n < smallBuf {
 		return smallBuf
+	}
+	if n >= 0 {
+		n++
 	}
 	if n <= bufpool.MaxSize {
 		return int64(bufpool.ClassSize(int(n)))

@@ -520,8 +520,13 @@ const (
 	largeIdle = 250 * time.Millisecond
 )
 
-// getBuf returns a byte buffer for about n bytes (n < 0: unknown), empty.
-// Give it back with putBuf.
+// getBuf returns a byte buffer for a body of n bytes (n < 0: unknown),
+// empty. A known length gets room for n+1 bytes: readBody's last read
+// needs a spare byte to see the end without growing the buffer (which
+// would replace a pooled one by a heap slice). A length over
+// MaxRequestBytes, which readBody refuses unread, gets the smallest large
+// buffer rather than one of the size the client announced. bodyWeight
+// counts the same buffer. Give it back with putBuf.
 func (h *Handler) getBuf(n int64) *[]byte {
 	if n >= 0 && n < smallBuf {
 		if b, ok := h.smallBufs.Get().(*[]byte); ok {
@@ -529,6 +534,12 @@ func (h *Handler) getBuf(n int64) *[]byte {
 		}
 		b := make([]byte, 0, smallBuf)
 		return &b
+	}
+	if n > h.cfg.MaxRequestBytes {
+		n = -1
+	}
+	if n >= 0 {
+		n++
 	}
 	if n <= bufpool.MaxSize {
 		return h.large.Get(int(n))
