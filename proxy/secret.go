@@ -2,13 +2,14 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/ccproxy/ccproxy/engine"
-	"github.com/ccproxy/ccproxy/internal/jsonw"
 )
 
 // secretMask replaces the upstream key wherever upstream text carries it
@@ -21,8 +22,8 @@ const secretMask = "[REDACTED]"
 // message would mangle it; redact's patterns still apply to log lines.
 const minSecretLen = 8
 
-// maxScrubDepth bounds how many layers of JSON string nesting (a JSON
-// document quoted inside a JSON string, inside ...) scrub decodes.
+// maxScrubDepth bounds how many layers of JSON escaping (a JSON document
+// quoted inside a JSON string, inside ...) scrub reads through.
 const maxScrubDepth = 3
 
 // secret removes the configured upstream key from text the upstream sent,
@@ -32,9 +33,6 @@ const maxScrubDepth = 3
 // scanned. The zero value scrubs nothing.
 type secret struct {
 	key []byte // nil: nothing to scrub (no key, or a short one)
-	// slashed is key with every '/' written "\/" (PHP's JSON encoder and
-	// others), found even outside a JSON string; nil when key has no '/'.
-	slashed []byte
 }
 
 // newSecret returns the scrubber of key (see minSecretLen).
@@ -42,25 +40,64 @@ func newSecret(key string) secret {
 	if len(key) < minSecretLen {
 		return secret{}
 	}
-	s := secret{key: []byte(key)}
-	if strings.Contains(key, "/") {
-		s.slashed = []byte(strings.ReplaceAll(key, "/", `\/`))
-	}
-	return s
+	return secret{key: []byte(key)}
 }
 
 // on reports whether s scrubs anything.
 func (s *secret) on() bool { return s.key != nil }
 
 // scrub returns b with every occurrence of the key replaced by secretMask:
-// as is, and inside JSON string literals however they escape it ("\/",
-// "\u002b", ... and JSON quoted inside JSON). It returns b itself when
-// nothing had to change, and a new slice otherwise (b is not modified).
+// as is, and however JSON escapes it ("\/", "\u002b", ... and JSON quoted
+// inside JSON, up to maxScrubDepth layers). Escapes are read wherever they
+// stand, not only inside well-formed string literals: the text may be cut
+// at a read limit, or be prose with JSON in it. Only the bytes that say
+// the key change (other escapes stay as they came), so valid JSON stays
+// valid. It returns b itself when nothing had to change, and a new slice
+// otherwise (b is not modified). Its cost is linear in len(b).
 func (s *secret) scrub(b []byte) []byte {
 	if s.key == nil {
 		return b
 	}
-	return s.scrubDepth(b, 0)
+	if bytes.IndexByte(b, '\\') < 0 {
+		if !bytes.Contains(b, s.key) {
+			return b
+		}
+		return bytes.ReplaceAll(b, s.key, []byte(secretMask))
+	}
+	spans := s.find(nil, b, nil)
+	var (
+		d  []byte
+		at []int32
+	)
+	for depth := 1; depth <= maxScrubDepth; depth++ {
+		// d is what the previous layer says once its escapes are read;
+		// at maps each of its bytes (and its end) to where it came from in b.
+		src, srcAt := b, at
+		if depth > 1 {
+			src = d
+		}
+		d, at = unescape(src, srcAt)
+		spans = s.find(spans, d, at)
+		if bytes.IndexByte(d, '\\') < 0 {
+			break
+		}
+	}
+	if len(spans) == 0 {
+		return b
+	}
+	slices.SortFunc(spans, func(x, y [2]int) int { return x[0] - y[0] })
+	out := make([]byte, 0, len(b))
+	last := 0
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] < end; i++ {
+			end = max(end, spans[i][1])
+		}
+		out = append(out, b[last:start]...)
+		out = append(out, secretMask...)
+		last = end
+	}
+	return append(out, b[last:]...)
 }
 
 // scrubString is scrub for a string.
@@ -69,61 +106,166 @@ func (s *secret) scrubString(str string) string {
 		return str
 	}
 	b := []byte(str)
-	if out := s.scrub(b); !bytes.Equal(out, b) {
+	if out := s.scrub(b); len(out) != len(b) || &out[0] != &b[0] {
 		return string(out)
 	}
 	return str
 }
 
-func (s *secret) scrubDepth(b []byte, depth int) []byte {
-	if bytes.Contains(b, s.key) {
-		b = bytes.ReplaceAll(b, s.key, []byte(secretMask))
-	}
-	if s.slashed != nil && bytes.Contains(b, s.slashed) {
-		b = bytes.ReplaceAll(b, s.slashed, []byte(secretMask))
-	}
-	if depth >= maxScrubDepth || bytes.IndexByte(b, '\\') < 0 {
-		return b
-	}
-	// JSON string literals with escapes in them: decode, scrub what they
-	// say (which may itself be JSON with string literals), and write them
-	// back encoded when that changed anything.
-	var out []byte
-	last := 0
-	for i := 0; i < len(b); {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			break
+// find appends to spans the [start, end) in the original text of each
+// occurrence of the key in d, at mapping d's offsets there (nil: d is the
+// original). A key whose first byte completes an escape (a lone backslash
+// before it) takes the escape's start with it, so the mask never leaves a
+// dangling backslash.
+func (s *secret) find(spans [][2]int, d []byte, at []int32) [][2]int {
+	orig := func(i int) int {
+		if at == nil {
+			return i
 		}
-		start := i + q
-		end, escaped := start+1, false
-		for end < len(b) && b[end] != '"' {
-			if b[end] == '\\' {
-				escaped = true
-				end++
-			}
-			end++
+		return int(at[i])
+	}
+	for off := 0; ; {
+		i := bytes.Index(d[off:], s.key)
+		if i < 0 {
+			return spans
 		}
-		if end >= len(b) {
-			break // unterminated: plain text, scrubbed above
+		start, end := off+i, off+i+len(s.key)
+		start = escapeStart(d, start)
+		spans = append(spans, [2]int{orig(start), orig(end)})
+		off = end
+	}
+}
+
+// escapeStart returns where the escape that covers d[i] begins ("\n",
+// "\u0041", ...), or i when d[i] is not inside one.
+func escapeStart(d []byte, i int) int {
+	for p := i - 1; p >= 0 && p >= i-5; p-- {
+		if d[p] != '\\' {
+			continue
 		}
-		if escaped {
-			var dec string
-			if json.Unmarshal(b[start:end+1], &dec) == nil {
-				d := []byte(dec)
-				if sc := s.scrubDepth(d, depth+1); len(sc) != len(d) || !bytes.Equal(sc, d) {
-					out = append(out, b[last:start]...)
-					out = jsonw.AppendString(out, string(sc))
-					last = end + 1
+		n := 0 // backslashes in the run that ends at p
+		for q := p; q >= 0 && d[q] == '\\'; q-- {
+			n++
+		}
+		if n%2 == 0 {
+			return i // an escaped backslash: no escape starts at p
+		}
+		if size := escapeLen(d[p:]); p+size > i {
+			return p
+		}
+		return i
+	}
+	return i
+}
+
+// escapeLen returns the length of the escape at the start of e (e[0] is a
+// backslash): 6 for \uXXXX, 2 for \n and the others JSON knows, 1 when
+// what follows makes no JSON escape (the backslash is then read as is).
+func escapeLen(e []byte) int {
+	if len(e) < 2 {
+		return 1
+	}
+	switch e[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if len(e) >= 6 && isHex4(e[2:6]) {
+			return 6
+		}
+	}
+	return 1
+}
+
+func isHex4(h []byte) bool {
+	for _, c := range h[:4] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// unescape reads src's JSON escapes, wherever they stand: d is the text
+// they say, and at[i] is where d[i] came from in the original text (srcAt
+// maps src there; nil: src is the original); at has a last entry for d's
+// end. A backslash that starts no JSON escape is read as itself; a
+// surrogate pair makes one character, a lone surrogate U+FFFD.
+func unescape(src []byte, srcAt []int32) (d []byte, at []int32) {
+	d = make([]byte, 0, len(src))
+	at = make([]int32, 0, len(src)+1)
+	orig := func(i int) int32 {
+		if srcAt == nil {
+			return int32(i)
+		}
+		return srcAt[i]
+	}
+	for i := 0; i < len(src); {
+		c := src[i]
+		size := 1
+		if c == '\\' {
+			size = escapeLen(src[i:])
+		}
+		n := len(d)
+		switch {
+		case size == 1:
+			d = append(d, c)
+		case src[i+1] != 'u':
+			d = append(d, unescapeByte(src[i+1]))
+		default:
+			r := rune(hex4(src[i+2 : i+6]))
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if escapeLen(src[i+6:]) == 6 && src[i+7] == 'u' {
+					r2 = rune(hex4(src[i+8 : i+12]))
+				}
+				if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
+					r, size = p, 12
+				} else {
+					r = utf8.RuneError
 				}
 			}
+			d = utf8.AppendRune(d, r)
 		}
-		i = end + 1
+		for range len(d) - n {
+			at = append(at, orig(i))
+		}
+		i += size
 	}
-	if out == nil {
-		return b
+	return d, append(at, orig(len(src)))
+}
+
+// unescapeByte is the byte a two-byte JSON escape \c stands for.
+func unescapeByte(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
 	}
-	return append(out, b[last:]...)
+	return c // '"', '\\', '/'
+}
+
+// hex4 is the value of four hex digits (checked by isHex4).
+func hex4(h []byte) uint16 {
+	var v uint16
+	for _, c := range h[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		v = v<<4 | uint16(c)
+	}
+	return v
 }
 
 // trimPartial cuts b where it ends with the key's first 4 or more bytes:

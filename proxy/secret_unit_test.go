@@ -142,3 +142,44 @@ func decodedHolds(v any, sub string) bool {
 	}
 	return false
 }
+
+// TestScrubAnyContext: an escaped key is found wherever it stands, not only
+// in a well-formed JSON string literal: after a stray quote (text with JSON
+// in it), in a literal cut by the read limit, next to an escape JSON does
+// not know or a raw control byte. Valid JSON stays valid, and a key whose
+// first byte follows a lone backslash takes the escape with it.
+func TestScrubAnyContext(t *testing.T) {
+	s := newSecret(echoKey)
+	esc := `gw_9f8e7d6c/5b4a\u002b3210fedcba98`
+	cases := []string{
+		`upstream said 5" long: {"error":"key ` + esc + `"}`,
+		`{"error":{"message":"bad key ` + esc, // cut at the read limit
+		`{"error":"key ` + esc + ` \x"}`,
+		"{\"error\":\"key " + esc + "\nmore\"}",
+		`{"a":"` + esc + `\"}`,
+		`{"a":"\\` + esc + `"}`,
+		`{"a":"x\\\"` + esc + `\\\" y"}`,
+	}
+	for _, c := range cases {
+		got := s.scrub([]byte(c))
+		if bytes.Contains(got, []byte("9f8e7d6c")) || bytes.Contains(got, []byte("3210fedcba98")) {
+			t.Errorf("scrub(%s) = %s: still holds the key", c, got)
+		}
+		if json.Valid([]byte(c)) && !json.Valid(got) {
+			t.Errorf("scrub(%s) = %s: no longer JSON", c, got)
+		}
+	}
+	// A key starting with an escape letter, right after a lone backslash:
+	// the mask takes the backslash too, so the JSON stays valid.
+	n := newSecret("nvapi-0123456789abcdef")
+	in := `{"m":"line\nvapi-0123456789abcdef"}`
+	got := n.scrub([]byte(in))
+	if !json.Valid(got) || bytes.Contains(got, []byte("0123456789abcdef")) {
+		t.Errorf("scrub(%s) = %s", in, got)
+	}
+	// Other escapes are left as they came.
+	in = `{"a":"\u00e9\/x","b":"\u00e9 ` + esc + ` \/","c":"\t"}`
+	if got := string(s.scrub([]byte(in))); got != `{"a":"\u00e9\/x","b":"\u00e9 `+secretMask+` \/","c":"\t"}` {
+		t.Errorf("scrub(%s) = %s", in, got)
+	}
+}
