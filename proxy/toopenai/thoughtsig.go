@@ -3,6 +3,7 @@ package toopenai
 import (
 	"bytes"
 	"encoding/base64"
+	"unicode/utf8"
 )
 
 // sigMarker separates the upstream tool call id from the encoded Gemini
@@ -21,18 +22,19 @@ func splitToolID(raw []byte) (id, payload []byte, ok bool) {
 		return nil, nil, false
 	}
 	i := bytes.Index(raw, []byte(sigMarker))
-	if i < 0 {
+	if i <= 1 { // no marker, or no upstream id before it
 		return nil, nil, false
 	}
 	payload = raw[i+len(sigMarker) : len(raw)-1]
-	if !validPayload(payload) {
+	if bytes.Contains(payload, []byte(sigMarker)) || !validPayload(payload) {
 		return nil, nil, false
 	}
 	return raw[:i], payload, true
 }
 
 // validPayload reports that p is non-empty unpadded base64url, which
-// base64.RawURLEncoding decodes without error.
+// base64.RawURLEncoding decodes without error, of UTF-8 text (a signature
+// is a JSON string: any other bytes would go out as invalid JSON text).
 func validPayload(p []byte) bool {
 	if len(p) == 0 || len(p)%4 == 1 {
 		return false
@@ -41,6 +43,34 @@ func validPayload(p []byte) bool {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
+	}
+	// Decoded in the runs appendExtraContent uses; a character cut at the
+	// end of a run is completed by the next one.
+	var buf [utf8.UTFMax - 1 + 192]byte
+	carry := 0
+	for len(p) > 0 {
+		n := min(len(p), 256)
+		m, err := base64.RawURLEncoding.Decode(buf[carry:], p[:n])
+		if err != nil {
+			return false
+		}
+		b := buf[:carry+m]
+		k := len(b)
+		if n < len(p) {
+			for j := 1; j < utf8.UTFMax && j <= len(b); j++ {
+				if utf8.RuneStart(b[len(b)-j]) {
+					if !utf8.FullRune(b[len(b)-j:]) {
+						k = len(b) - j
+					}
+					break
+				}
+			}
+		}
+		if !utf8.Valid(b[:k]) {
+			return false
+		}
+		carry = copy(buf[:], b[k:])
+		p = p[n:]
 	}
 	return true
 }
@@ -76,8 +106,8 @@ func appendExtraContent(dst, payload []byte) []byte {
 
 // appendEscapedBytes appends b as the inside of a JSON string: quotes,
 // backslashes and control bytes escaped, everything else as is (a run
-// boundary may split a UTF-8 sequence, so bytes >= 0x80 are copied, not
-// validated: they are the bytes the upstream sent).
+// boundary may split a UTF-8 sequence, so bytes >= 0x80 are copied here:
+// splitToolID checked that the whole signature is UTF-8).
 func appendEscapedBytes(dst, b []byte) []byte {
 	const hex = "0123456789abcdef"
 	for _, c := range b {

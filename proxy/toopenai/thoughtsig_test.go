@@ -45,6 +45,7 @@ func TestThoughtSignatureHistory(t *testing.T) {
 		"CiQBjz1rX+abc/def==",
 		`odd "sig" \ with` + "\n\x01 é ✓ " + strings.Repeat("Zm9v+/", 200), // longer than one decoding run
 		"skip_thought_signature_validator",
+		strings.Repeat("x", 191) + "é✓ end", // a character across two decoding runs
 	} {
 		id1 := sigID("function-call-1", sig)
 		m, _ := translateJSON(t, req("gpt-4o", thoughtSigHistory(id1, "function-call-2"), ""), nil)
@@ -79,6 +80,12 @@ func TestToolIDsWithoutSignatureUnchanged(t *testing.T) {
 	for _, id := range []string{
 		"toolu_01ABC", "call_x__thought__c2ln", "function-call-7",
 		"a" + sigMarker, "a" + sigMarker + "b", "a" + sigMarker + "b!c=", "a" + sigMarker + "QQ==",
+		// Not ids toanthropic builds: the marker twice (the payload would
+		// decode to bytes that are not text), no upstream id before it, a
+		// signature that is not UTF-8 (it would go out as invalid JSON text),
+		// also when the bad byte ends the first decoding run.
+		"a" + sigMarker + "b" + sigMarker + "QUJD", sigMarker + "QUJD", sigID("call_1", "ok \xff\xfe"),
+		sigID("call_1", strings.Repeat("x", 191)+"\xc3"), sigID("call_1", strings.Repeat("x", 191)+"\xc3("),
 	} {
 		body := req("gpt-4o", thoughtSigHistory(id, "t2"), "")
 		out, _, err := Translate(nil, []byte(body), nil)
