@@ -78,21 +78,23 @@ type Pool struct {
 type class struct {
 	mu    sync.Mutex
 	size  int
-	free  []entry                // put back, most recent last
-	cold  []*[]byte              // released (pages returned to the OS), reused before mapping more
-	owned map[*[]byte]allocation // every buffer handed out, by its handle
+	free  []entry                 // put back, most recent last
+	cold  []*allocation           // released (pages returned to the OS), reused before mapping more
+	owned map[*[]byte]*allocation // every buffer handed out, by its handle
 	inUse int
 }
 
 type entry struct {
-	b  *[]byte
+	a  *allocation
 	at time.Duration // since Pool.epoch
 }
 
-// allocation is the memory behind a handle.
+// allocation is a handle and the memory behind it.
 type allocation struct {
+	h      *[]byte
 	mem    []byte
 	mapped bool // a mapping (else a heap slice)
+	out    bool // handed out by Get and not put back since
 }
 
 // New returns a pool that keeps up to keep idle buffers of each class
@@ -102,7 +104,7 @@ func New(keep int, idle time.Duration) *Pool {
 	p := &Pool{keep: max(keep, 0), idle: idle, epoch: time.Now()}
 	for i := range p.classes {
 		p.classes[i].size = Classes[i]
-		p.classes[i].owned = make(map[*[]byte]allocation)
+		p.classes[i].owned = make(map[*[]byte]*allocation)
 	}
 	p.timer = time.AfterFunc(time.Hour, p.trimTick)
 	p.timer.Stop()
@@ -123,55 +125,67 @@ func (p *Pool) Get(n int) *[]byte {
 	c.mu.Lock()
 	c.inUse++
 	if k := len(c.free); k > 0 {
-		b := c.free[k-1].b
+		a := c.free[k-1].a
 		c.free[k-1] = entry{}
 		c.free = c.free[:k-1]
+		a.out = true
 		c.mu.Unlock()
-		return b
+		return a.h
 	}
 	if k := len(c.cold); k > 0 {
-		b := c.cold[k-1]
+		a := c.cold[k-1]
 		c.cold[k-1] = nil
 		c.cold = c.cold[:k-1]
+		a.out = true
 		c.mu.Unlock()
-		return b
+		return a.h
 	}
 	c.mu.Unlock()
 	mem, mapped := mapMem(c.size)
-	b := new([]byte)
-	*b = mem[:0]
+	a := &allocation{h: new([]byte), mem: mem, mapped: mapped, out: true}
+	*a.h = mem[:0]
 	c.mu.Lock()
-	c.owned[b] = allocation{mem: mem, mapped: mapped}
+	c.owned[a.h] = a
 	c.mu.Unlock()
-	return b
+	return a.h
 }
 
-// Put gives back a handle Get returned and reports true; for anything else
-// (nil, a handle this pool did not hand out) it does nothing and reports
-// false, so a caller may offer any handle. The buffer must not be used
-// after Put.
+// Put gives back a handle Get returned, restoring *b to its buffer
+// whatever the caller set it to, and reports true; for anything else (nil,
+// a handle this pool did not hand out, one already put back) it does
+// nothing and reports false, so a caller may offer any handle. The buffer
+// must not be used after Put.
 func (p *Pool) Put(b *[]byte) bool {
 	if b == nil {
 		return false
 	}
 	at := time.Since(p.epoch)
-	// The handle's class is that of cap(*b), or a smaller one if the
-	// caller grew *b past its buffer.
-	i := classOf(cap(*b))
-	if i < 0 {
-		i = len(p.classes) - 1
+	// The handle's class is most likely that of cap(*b), or a smaller one
+	// if the caller grew *b past its buffer; a caller that set *b to
+	// something smaller makes the other classes worth a look too.
+	guess := classOf(cap(*b))
+	if guess < 0 {
+		guess = len(p.classes) - 1
 	}
-	for ; i >= 0; i-- {
+	for k := range len(p.classes) {
+		i := guess - k
+		if i < 0 {
+			i += len(p.classes)
+		}
 		c := &p.classes[i]
 		c.mu.Lock()
 		a, ok := c.owned[b]
-		if !ok {
+		if !ok || !a.out {
 			c.mu.Unlock()
+			if ok {
+				return false // put back already (idle, or being released)
+			}
 			continue
 		}
+		a.out = false
 		*b = a.mem[:0]
 		c.inUse--
-		c.free = append(c.free, entry{b: b, at: at})
+		c.free = append(c.free, entry{a: a, at: at})
 		surplus := len(c.free) > p.keep
 		c.mu.Unlock()
 		if surplus {
@@ -218,33 +232,32 @@ func (p *Pool) Trim(cutoff time.Duration) (more bool) {
 			c.mu.Unlock()
 			continue
 		}
-		old := make([]allocation, n)
-		handles := make([]*[]byte, n)
+		old := make([]*allocation, n)
 		for j := range n {
-			handles[j] = c.free[j].b
-			old[j] = c.owned[handles[j]]
+			old[j] = c.free[j].a
 		}
 		k := copy(c.free, c.free[n:])
 		clear(c.free[k:])
 		c.free = c.free[:k]
 		more = more || len(c.free) > p.keep
-		for j, a := range old {
+		for _, a := range old {
 			if !a.mapped {
-				delete(c.owned, handles[j]) // a heap slice: the collector's now
+				delete(c.owned, a.h) // a heap slice: the collector's now
 			}
 		}
 		c.mu.Unlock()
 		// Release outside the lock (madvise takes a while); Get cannot
-		// find these buffers until they are in the cold list.
+		// find these buffers until they are in the cold list, and Put
+		// refuses them (they are not out).
 		for _, a := range old {
 			if a.mapped {
 				release(a.mem)
 			}
 		}
 		c.mu.Lock()
-		for j, a := range old {
+		for _, a := range old {
 			if a.mapped {
-				c.cold = append(c.cold, handles[j])
+				c.cold = append(c.cold, a)
 			}
 		}
 		c.mu.Unlock()

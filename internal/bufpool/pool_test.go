@@ -212,3 +212,73 @@ func BenchmarkGetPut(b *testing.B) {
 		p.Put(p.Get(55 << 10))
 	}
 }
+
+// TestDoublePutIgnored: a handle put back twice is in the pool once, so
+// two Gets never hand out the same buffer (two requests writing into one
+// memory) and the in-use count stays right.
+func TestDoublePutIgnored(t *testing.T) {
+	p := New(4, time.Hour)
+	defer p.Close()
+	b := p.Get(1)
+	if !p.Put(b) {
+		t.Fatal("Put refused a handle Get returned")
+	}
+	if p.Put(b) {
+		t.Fatal("a second Put of the same handle was taken")
+	}
+	if s := p.Stats(); s.InUse != 0 || s.Idle != 64<<10 {
+		t.Fatalf("after a double Put: %+v, want one idle buffer", s)
+	}
+	x, y := p.Get(1), p.Get(1)
+	if x == y || base(x) == base(y) {
+		t.Fatal("two Gets handed out the same buffer")
+	}
+	// A handle being released by Trim is not in use either: its Put is
+	// refused too.
+	p.Put(x)
+	p.Put(y)
+	p.Trim(time.Since(p.epoch) + time.Second) // keep 4: nothing released
+	if p.Put(x) || p.Put(y) {
+		t.Fatal("Put of an idle handle was taken")
+	}
+	p2 := New(0, time.Hour)
+	defer p2.Close()
+	z := p2.Get(1)
+	p2.Put(z)
+	p2.Trim(time.Since(p2.epoch) + time.Second) // released
+	if p2.Put(z) {
+		t.Fatal("Put of a released handle was taken")
+	}
+	if s := p2.Stats(); s.Idle != 0 || s.InUse != 0 {
+		t.Fatalf("after a Put of a released handle: %+v", s)
+	}
+	if a, b := p2.Get(1), p2.Get(1); a == b {
+		t.Fatal("a released buffer was handed out twice")
+	}
+}
+
+// TestPutFindsReassignedHandle: a caller that set *b to a smaller slice
+// (or nil) still gives its buffer back; it used to be looked up in the
+// classes up to cap(*b) only, and stayed in use for ever.
+func TestPutFindsReassignedHandle(t *testing.T) {
+	p := New(4, time.Hour)
+	defer p.Close()
+	for _, set := range []func(*[]byte){
+		func(b *[]byte) { *b = nil },
+		func(b *[]byte) { *b = make([]byte, 0, 70<<10) },
+		func(b *[]byte) { *b = (*b)[:10:10] },
+	} {
+		b := p.Get(500 << 10)
+		mem := base(b)
+		set(b)
+		if !p.Put(b) {
+			t.Fatal("Put refused a handle whose slice was reassigned")
+		}
+		if base(b) != mem || cap(*b) != 512<<10 || len(*b) != 0 {
+			t.Fatal("Put did not restore the reassigned handle to its buffer")
+		}
+	}
+	if s := p.Stats(); s.InUse != 0 || s.Idle != 512<<10 {
+		t.Fatalf("after the Puts: %+v, want one idle 512 KiB buffer", s)
+	}
+}
