@@ -11,7 +11,7 @@ import (
 
 // bufHandler is a Handler with only what getBuf and putBuf use.
 func bufHandler() *Handler {
-	return &Handler{large: bufpool.New(largeKeep, time.Hour), cfg: Config{MaxRequestBytes: 32 << 20}}
+	return &Handler{large: bufpool.New(largeKeep, time.Hour, 0), cfg: Config{MaxRequestBytes: 32 << 20}}
 }
 
 // TestGetBufAllocs: a Claude Code turn's body, its translation, a unary

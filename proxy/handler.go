@@ -180,7 +180,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.BreakerThreshold = 5
 	}
 	h := &Handler{
-		large:    bufpool.New(largeKeep, largeIdle),
+		large:    bufpool.New(largeKeep, largeIdle, largeKeepIdle),
 		cfg:      cfg,
 		engine:   cfg.Engine,
 		chatURL:  base + "/chat/completions",
@@ -514,10 +514,14 @@ const (
 // Large buffers idle beyond the largeKeep most recent of a size class are
 // released after largeIdle: long enough that a steady load (which cycles
 // the same few buffers every few milliseconds) never refaults one, short
-// enough that memory taken by a burst returns within a second.
+// enough that memory taken by a burst returns within a second. The kept
+// ones go after largeKeepIdle: a Claude Code session, whose turns come
+// seconds apart, keeps its buffers, and a proxy left idle (or whose
+// sessions have grown into larger size classes) holds none.
 const (
-	largeKeep = 8
-	largeIdle = 250 * time.Millisecond
+	largeKeep     = 8
+	largeIdle     = 250 * time.Millisecond
+	largeKeepIdle = time.Minute
 )
 
 // getBuf returns a byte buffer for a body of n bytes (n < 0: unknown),

@@ -8,7 +8,7 @@ import (
 )
 
 func TestGetPutAllocs(t *testing.T) {
-	p := New(4, time.Hour)
+	p := New(4, time.Hour, 0)
 	defer p.Close()
 	p.Put(p.Get(55 << 10)) // warm: the class's list has room
 	if n := testing.AllocsPerRun(1000, func() { p.Put(p.Get(55 << 10)) }); n != 0 {

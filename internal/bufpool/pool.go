@@ -64,15 +64,17 @@ func classOf(n int) int {
 // Pool is a set of buffer pools, one per size class. The zero value is not
 // usable; use New.
 type Pool struct {
-	keep    int
-	idle    time.Duration
-	classes [len(Classes)]class
-	epoch   time.Time // monotonic base of the put times
+	keep     int
+	idle     time.Duration
+	keepIdle time.Duration // 0: the kept ones stay for ever
+	classes  [len(Classes)]class
+	epoch    time.Time // monotonic base of the put times
 
-	tmu    sync.Mutex
-	timer  *time.Timer
-	armed  bool
-	closed bool
+	tmu      sync.Mutex
+	timer    *time.Timer
+	armed    bool
+	deadline time.Duration // when the armed timer fires, since epoch
+	closed   bool
 }
 
 type class struct {
@@ -97,11 +99,14 @@ type allocation struct {
 	out    bool // handed out by Get and not put back since
 }
 
-// New returns a pool that keeps up to keep idle buffers of each class
-// resident whatever their age, and releases the others once they have been
-// idle for idle (which must be positive).
-func New(keep int, idle time.Duration) *Pool {
-	p := &Pool{keep: max(keep, 0), idle: idle, epoch: time.Now()}
+// New returns a pool that releases an idle buffer once it has been idle
+// for idle (which must be positive), except for the keep most recently put
+// back of each class, which stay resident until they have been idle for
+// keepIdle (0: for ever). A steady load thus never refaults its buffers,
+// the surplus of a burst goes soon after it, and an idle process gives back
+// the rest.
+func New(keep int, idle, keepIdle time.Duration) *Pool {
+	p := &Pool{keep: max(keep, 0), idle: idle, keepIdle: max(keepIdle, 0), epoch: time.Now()}
 	for i := range p.classes {
 		p.classes[i].size = Classes[i]
 		p.classes[i].owned = make(map[*[]byte]*allocation)
@@ -188,20 +193,24 @@ func (p *Pool) Put(b *[]byte) bool {
 		c.free = append(c.free, entry{a: a, at: at})
 		surplus := len(c.free) > p.keep
 		c.mu.Unlock()
-		if surplus {
-			p.arm()
+		switch {
+		case surplus:
+			p.arm(at + p.idle)
+		case p.keepIdle > 0:
+			p.arm(at + p.keepIdle)
 		}
 		return true
 	}
 	return false
 }
 
-// arm schedules a trim pass unless one is pending.
-func (p *Pool) arm() {
+// arm makes a trim pass run at the instant when (since epoch), unless one
+// is due sooner.
+func (p *Pool) arm(when time.Duration) {
 	p.tmu.Lock()
-	if !p.armed && !p.closed {
-		p.armed = true
-		p.timer.Reset(p.idle)
+	if !p.closed && (!p.armed || when < p.deadline) {
+		p.armed, p.deadline = true, when
+		p.timer.Reset(max(when-time.Since(p.epoch), time.Millisecond))
 	}
 	p.tmu.Unlock()
 }
@@ -210,8 +219,17 @@ func (p *Pool) trimTick() {
 	p.tmu.Lock()
 	p.armed = false
 	p.tmu.Unlock()
-	if p.Trim(time.Since(p.epoch) - p.idle) {
-		p.arm()
+	now := time.Since(p.epoch)
+	keepCutoff := time.Duration(-1) // no kept buffer is old enough
+	if p.keepIdle > 0 {
+		keepCutoff = now - p.keepIdle
+	}
+	more, oldest, any := p.trim(now-p.idle, keepCutoff)
+	switch {
+	case more:
+		p.arm(now + p.idle)
+	case any && p.keepIdle > 0:
+		p.arm(oldest + p.keepIdle)
 	}
 }
 
@@ -220,15 +238,27 @@ func (p *Pool) trimTick() {
 // most recent of its class. It reports whether idle buffers beyond Keep
 // remain (younger than cutoff). The timer calls it; tests may too.
 func (p *Pool) Trim(cutoff time.Duration) (more bool) {
+	more, _, _ = p.trim(cutoff, -1)
+	return more
+}
+
+// trim releases the idle buffers put back before cutoff that are not
+// among the Keep most recent of their class, and those put back before
+// keepCutoff whatever their rank. It reports whether idle buffers beyond
+// Keep remain, and whether any remain (any) with the oldest one's put time.
+func (p *Pool) trim(cutoff, keepCutoff time.Duration) (more bool, oldest time.Duration, any bool) {
 	for i := range p.classes {
 		c := &p.classes[i]
 		c.mu.Lock()
-		n := 0 // the oldest n entries go
-		for n < len(c.free)-p.keep && c.free[n].at < cutoff {
+		n := 0 // the oldest n entries go (the list is in put order)
+		for n < len(c.free) && c.free[n].at < cutoff && (n < len(c.free)-p.keep || c.free[n].at < keepCutoff) {
 			n++
 		}
 		if n == 0 {
 			more = more || len(c.free) > p.keep
+			if len(c.free) > 0 && (!any || c.free[0].at < oldest) {
+				oldest, any = c.free[0].at, true
+			}
 			c.mu.Unlock()
 			continue
 		}
@@ -240,6 +270,9 @@ func (p *Pool) Trim(cutoff time.Duration) (more bool) {
 		clear(c.free[k:])
 		c.free = c.free[:k]
 		more = more || len(c.free) > p.keep
+		if len(c.free) > 0 && (!any || c.free[0].at < oldest) {
+			oldest, any = c.free[0].at, true
+		}
 		for _, a := range old {
 			if !a.mapped {
 				delete(c.owned, a.h) // a heap slice: the collector's now
@@ -262,7 +295,7 @@ func (p *Pool) Trim(cutoff time.Duration) (more bool) {
 		}
 		c.mu.Unlock()
 	}
-	return more
+	return more, oldest, any
 }
 
 // Stats is a snapshot of the pool.

@@ -22,7 +22,7 @@ func TestClassSize(t *testing.T) {
 func base(b *[]byte) *byte { return unsafe.SliceData((*b)[:cap(*b)]) }
 
 func TestGetPutReuse(t *testing.T) {
-	p := New(4, time.Hour)
+	p := New(4, time.Hour, 0)
 	defer p.Close()
 	b := p.Get(55 << 10)
 	if len(*b) != 0 || cap(*b) != 64<<10 {
@@ -55,7 +55,7 @@ func TestGetPutReuse(t *testing.T) {
 }
 
 func TestPutIgnoresForeignHandles(t *testing.T) {
-	p := New(4, time.Hour)
+	p := New(4, time.Hour, 0)
 	defer p.Close()
 	foreign := make([]byte, 10, 64<<10)
 	if p.Put(&foreign) || p.Put(nil) {
@@ -84,7 +84,7 @@ func TestPutIgnoresForeignHandles(t *testing.T) {
 }
 
 func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
-	p := New(2, time.Hour)
+	p := New(2, time.Hour, 0)
 	defer p.Close()
 	var bufs []*[]byte
 	for range 6 {
@@ -130,7 +130,7 @@ func TestTrimKeepsRecentAndReleasesOld(t *testing.T) {
 }
 
 func TestTrimSparesYoungBuffers(t *testing.T) {
-	p := New(0, time.Hour)
+	p := New(0, time.Hour, 0)
 	defer p.Close()
 	a, b := p.Get(1), p.Get(1)
 	p.Put(a)
@@ -147,7 +147,7 @@ func TestTrimSparesYoungBuffers(t *testing.T) {
 }
 
 func TestTimerTrims(t *testing.T) {
-	p := New(1, 5*time.Millisecond)
+	p := New(1, 5*time.Millisecond, 0)
 	defer p.Close()
 	var bufs []*[]byte
 	for range 3 {
@@ -169,7 +169,7 @@ func TestTimerTrims(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	p := New(2, time.Millisecond)
+	p := New(2, time.Millisecond, 0)
 	defer p.Close()
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -205,7 +205,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkGetPut(b *testing.B) {
-	p := New(16, time.Second)
+	p := New(16, time.Second, 0)
 	defer p.Close()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -217,7 +217,7 @@ func BenchmarkGetPut(b *testing.B) {
 // two Gets never hand out the same buffer (two requests writing into one
 // memory) and the in-use count stays right.
 func TestDoublePutIgnored(t *testing.T) {
-	p := New(4, time.Hour)
+	p := New(4, time.Hour, 0)
 	defer p.Close()
 	b := p.Get(1)
 	if !p.Put(b) {
@@ -241,7 +241,7 @@ func TestDoublePutIgnored(t *testing.T) {
 	if p.Put(x) || p.Put(y) {
 		t.Fatal("Put of an idle handle was taken")
 	}
-	p2 := New(0, time.Hour)
+	p2 := New(0, time.Hour, 0)
 	defer p2.Close()
 	z := p2.Get(1)
 	p2.Put(z)
@@ -261,7 +261,7 @@ func TestDoublePutIgnored(t *testing.T) {
 // (or nil) still gives its buffer back; it used to be looked up in the
 // classes up to cap(*b) only, and stayed in use for ever.
 func TestPutFindsReassignedHandle(t *testing.T) {
-	p := New(4, time.Hour)
+	p := New(4, time.Hour, 0)
 	defer p.Close()
 	for _, set := range []func(*[]byte){
 		func(b *[]byte) { *b = nil },
@@ -280,5 +280,50 @@ func TestPutFindsReassignedHandle(t *testing.T) {
 	}
 	if s := p.Stats(); s.InUse != 0 || s.Idle != 512<<10 {
 		t.Fatalf("after the Puts: %+v, want one idle 512 KiB buffer", s)
+	}
+}
+
+// TestKeptBuffersGoWhenIdle: the keep floor spares buffers from the short
+// idle limit only; after keepIdle they go too, so an idle process holds
+// nothing.
+func TestKeptBuffersGoWhenIdle(t *testing.T) {
+	p := New(2, 5*time.Millisecond, 40*time.Millisecond)
+	defer p.Close()
+	var bufs []*[]byte
+	for range 3 {
+		bufs = append(bufs, p.Get(1))
+	}
+	for _, b := range bufs {
+		p.Put(b)
+	}
+	wait := func(what string, ok func(Stats) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing assertion
+		for !ok(p.Stats()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v", what, p.Stats())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wait("the surplus buffer was never released", func(s Stats) bool { return s.Released >= 64<<10 })
+	wait("the kept buffers were never released", func(s Stats) bool { return s.Idle == 0 && s.Released == 3*64<<10 })
+	// Reused, they are kept again.
+	p.Put(p.Get(1))
+	if s := p.Stats(); s.Idle != 64<<10 || s.Released != 2*64<<10 {
+		t.Fatalf("after reuse: %+v", s)
+	}
+}
+
+// TestKeepIdleZeroKeepsForever: with keepIdle 0 the kept buffers stay.
+func TestKeepIdleZeroKeepsForever(t *testing.T) {
+	p := New(2, time.Millisecond, 0)
+	defer p.Close()
+	a, b := p.Get(1), p.Get(1)
+	p.Put(a)
+	p.Put(b)
+	p.trimTick() // what the timer would do, however late
+	if s := p.Stats(); s.Idle != 2*64<<10 || s.Released != 0 {
+		t.Fatalf("kept buffers released with keepIdle 0: %+v", s)
 	}
 }

@@ -27,7 +27,7 @@ func resident(t *testing.T, h *[]byte) int {
 // TestReleaseReturnsPages is the point of the package: a trimmed buffer's
 // pages leave the process's resident memory, a kept one's stay.
 func TestReleaseReturnsPages(t *testing.T) {
-	p := New(1, time.Hour)
+	p := New(1, time.Hour, 0)
 	defer p.Close()
 	old, kept := p.Get(256<<10), p.Get(256<<10)
 	for _, h := range []*[]byte{old, kept} {
