@@ -16,8 +16,8 @@
 // slices, dropped to the collector when trimmed). The pool keeps those put
 // back in a last-in-first-out list per size class, so the buffers in use
 // under steady load are the same few hot ones. A buffer that has stayed in
-// the list for Idle, beyond the Keep most recent ones of its class, is
-// released: madvise(MADV_DONTNEED) hands its pages back at once and the
+// the list for idle, beyond the keep most recent ones of its class, is
+// released, and so are those keep once idle for keepIdle (see New): madvise(MADV_DONTNEED) hands its pages back at once and the
 // mapping is kept for reuse, so a stale reference reads zeros instead of
 // crashing the process. Reusing a released buffer faults its pages in
 // again, which on a virtual machine can cost far more than copying the
@@ -26,7 +26,7 @@
 // never one the current load keeps using.
 //
 // The pool has no goroutine of its own: a timer runs a trim pass only
-// while idle buffers beyond Keep exist. Close stops it.
+// while idle buffers exist. Close stops it.
 package bufpool
 
 import (
