@@ -17,7 +17,8 @@
 // back in a last-in-first-out list per size class, so the buffers in use
 // under steady load are the same few hot ones. A buffer that has stayed in
 // the list for idle, beyond the keep most recent ones of its class, is
-// released, and so are those keep once idle for keepIdle (see New): madvise(MADV_DONTNEED) hands its pages back at once and the
+// released, and so are those keep once idle for keepIdle (see New).
+// Releasing is madvise(MADV_DONTNEED): the pages go back at once and the
 // mapping is kept for reuse, so a stale reference reads zeros instead of
 // crashing the process. Reusing a released buffer faults its pages in
 // again, which on a virtual machine can cost far more than copying the
