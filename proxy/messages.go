@@ -80,6 +80,10 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
 	rs.upstreamStart = time.Since(rs.start)
 	resp, err = h.send(ctx, &req, &rs.at)
+	if err != nil {
+		resp, err = h.retryOverflow(ctx, &req, rs, info.MaxTokens, err)
+		upBody = req.Body
+	}
 	rs.headAt = time.Since(rs.start)
 	h.putBuf(out, upBody)
 	h.unreserve(rs, -1)
@@ -163,6 +167,10 @@ func (h *Handler) unaryMessage(w http.ResponseWriter, rs *reqState, resp *engine
 	if err != nil {
 		var ue *toanthropic.UpstreamError
 		if errors.As(err, &ue) {
+			if co, ok := parseContextOverflow(http.StatusOK, data); ok {
+				h.fail(w, rs, co.apiError(&apiError{Upstream: true}))
+				return
+			}
 			// An error object in a 200 answer: the status its type stands for.
 			h.fail(w, rs, &apiError{Status: statusOfType(ue.Type), Type: ue.Type, Message: "upstream error: " + ue.Message})
 			return
