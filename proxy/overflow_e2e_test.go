@@ -241,8 +241,8 @@ func TestCompletionOverflowRetried(t *testing.T) {
 				}
 			}
 			s := r.Metrics.Snapshot()
-			if s.Retries.Total != 2 || s.Retries.RequestsRetried != 2 {
-				t.Fatalf("%s/%s: retries %+v, want 2 (one per turn)", model, eng, s.Retries)
+			if s.Retries.Total != 2 || s.Retries.RequestsRetried != 2 || s.Retries.ByCause["context_overflow"] != 2 {
+				t.Fatalf("%s/%s: retries %+v, want 2 (one per turn) by cause context_overflow", model, eng, s.Retries)
 			}
 			if logs := r.logs(); !strings.Contains(logs, `"retry_max_tokens":`+jsonInt(retryTokens)) ||
 				!strings.Contains(logs, `"retry_cause":"context_overflow"`) {
