@@ -38,6 +38,25 @@ type Config struct {
 	// that echoes it before the text reaches a client or a log line; a
 	// key shorter than 8 bytes is not scrubbed (see minSecretLen).
 	UpstreamKey string
+	// UpstreamKeys, instead of UpstreamKey, are several upstream keys
+	// (none may be empty; at most 64) that requests take in turn, round
+	// robin. A key the upstream refuses (401/403) is benched for KeyBench
+	// and the request goes on at once with the next key; one rate limited
+	// (429) is benched for its Retry-After (at most KeyBench), or
+	// KeyRateLimitBench without one, and the request moves to the next key
+	// without waiting when one is free. With every key benched, the one
+	// whose bench ends first is used. All are scrubbed like UpstreamKey;
+	// logs name a key by its 1-based index.
+	UpstreamKeys []string
+	// KeyBench and KeyRateLimitBench: defaults 5 min and 10 s.
+	KeyBench          time.Duration
+	KeyRateLimitBench time.Duration
+	// Fallbacks maps an upstream model to the models to try, in order,
+	// when a translated request to it fails before any byte reached the
+	// client with a 429 (every key tried), a 5xx/529 after its retries, a
+	// timeout or the circuit breaker open. The answer still names the
+	// model the client asked for.
+	Fallbacks map[string][]string
 
 	Models          *toopenai.Models
 	ReasoningReplay bool
@@ -101,12 +120,15 @@ type Handler struct {
 	engine   engine.Engine
 	chatURL  string
 	modelURL string
-	auth     string // "Bearer <key>", or "" without a key
+	auth     string // "Bearer <first key>", or "" without a key
+	// ring holds the upstream keys and their request headers.
+	ring *keyRing
 	// secret scrubs the upstream key from upstream error text before it
 	// reaches a client or a log line.
 	secret secret
 	// hdrStream and hdrUnary are the upstream request headers of
-	// translated requests, shared read-only.
+	// translated requests (with the first key), shared read-only; send
+	// swaps in the pair of the key each try takes.
 	hdrStream, hdrUnary http.Header
 	keys                [][32]byte
 	retry               retryPolicy
@@ -165,6 +187,22 @@ func New(cfg Config) (*Handler, error) {
 	def(&cfg.RetryAfterCap, 20*time.Second)
 	def(&cfg.BreakerCooldown, 30*time.Second)
 	def(&cfg.QueueTimeout, 2*time.Second)
+	def(&cfg.KeyBench, defaultKeyBench)
+	def(&cfg.KeyRateLimitBench, defaultKeyRateLimitBench)
+	upKeys := cfg.UpstreamKeys
+	switch {
+	case len(upKeys) > 0 && cfg.UpstreamKey != "":
+		return nil, errors.New("proxy: set Config.UpstreamKey or Config.UpstreamKeys, not both")
+	case cfg.UpstreamKey != "":
+		upKeys = []string{cfg.UpstreamKey}
+	}
+	ring, err := newKeyRing(upKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFallbacks(cfg.Fallbacks); err != nil {
+		return nil, err
+	}
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 32 << 20
 	}
@@ -194,18 +232,17 @@ func New(cfg Config) (*Handler, error) {
 		reqBase:  newRequestIDBase(),
 		topts:    toopenai.Options{Models: cfg.Models, ReasoningReplay: cfg.ReasoningReplay, Logger: cfg.Logger},
 	}
-	if cfg.UpstreamKey != "" {
+	h.ring = ring
+	h.secret = newSecret(upKeys...)
+	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
+	if len(ring.keys) > 0 {
+		h.auth = ring.keys[0].auth[0]
+		h.hdrStream, h.hdrUnary = ring.keys[0].hdrStream, ring.keys[0].hdrUnary
+	} else {
 		// No key (a local upstream that needs none): no Authorization
 		// header at all, rather than an empty "Bearer".
-		h.auth = "Bearer " + cfg.UpstreamKey
-	}
-	h.secret = newSecret(cfg.UpstreamKey)
-	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
-	h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
-	h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
-	if h.auth != "" {
-		h.hdrStream["Authorization"] = []string{h.auth}
-		h.hdrUnary["Authorization"] = []string{h.auth}
+		h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
+		h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
 	}
 	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
 		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")

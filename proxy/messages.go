@@ -79,9 +79,13 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	ctx, cancel = h.requestContext(r.Context(), info.Stream)
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
 	rs.upstreamStart = time.Since(rs.start)
+	rs.at.Header = translatedHeader(info.Stream)
 	resp, err = h.send(ctx, &req, &rs.at)
 	if err != nil {
 		resp, err = h.retryOverflow(ctx, &req, rs, info.MaxTokens, err)
+		if err != nil {
+			resp, err = h.fallback(ctx, &req, rs, info.MaxTokens, err)
+		}
 		upBody = req.Body
 	}
 	rs.headAt = time.Since(rs.start)

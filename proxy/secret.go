@@ -26,27 +26,40 @@ const minSecretLen = 8
 // quoted inside a JSON string, inside ...) scrub reads through.
 const maxScrubDepth = 3
 
-// secret removes the configured upstream key from text the upstream sent,
+// secret removes the configured upstream keys from text the upstream sent,
 // before it reaches a client or a log line: gateways and self-hosted
 // servers echo the key, or the whole Authorization header, in their error
 // messages. It is only used on error paths; successful answers are not
 // scanned. The zero value scrubs nothing.
 type secret struct {
-	key []byte // nil: nothing to scrub (no key, or a short one)
+	keys [][]byte // none: nothing to scrub (no key, or only short ones)
 }
 
-// newSecret returns the scrubber of key (see minSecretLen).
-func newSecret(key string) secret {
-	if len(key) < minSecretLen {
-		return secret{}
+// newSecret returns the scrubber of keys (see minSecretLen).
+func newSecret(keys ...string) secret {
+	var s secret
+	for _, k := range keys {
+		if len(k) >= minSecretLen {
+			s.keys = append(s.keys, []byte(k))
+		}
 	}
-	return secret{key: []byte(key)}
+	return s
 }
 
 // on reports whether s scrubs anything.
-func (s *secret) on() bool { return s.key != nil }
+func (s *secret) on() bool { return len(s.keys) > 0 }
 
-// scrub returns b with every occurrence of the key replaced by secretMask:
+// containsKey reports whether b holds one of the keys as is.
+func (s *secret) containsKey(b []byte) bool {
+	for _, k := range s.keys {
+		if bytes.Contains(b, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// scrub returns b with every occurrence of a key replaced by secretMask:
 // as is, and however JSON escapes it ("\/", "\u002b", ... and JSON quoted
 // inside JSON, up to maxScrubDepth layers). Escapes are read wherever they
 // stand, not only inside well-formed string literals: the text may be cut
@@ -55,21 +68,19 @@ func (s *secret) on() bool { return s.key != nil }
 // valid. It returns b itself when nothing had to change, and a new slice
 // otherwise (b is not modified). Its cost is linear in len(b).
 func (s *secret) scrub(b []byte) []byte {
-	if s.key == nil {
+	if len(s.keys) == 0 {
 		return b
 	}
-	if bytes.IndexByte(b, '\\') < 0 {
-		if !bytes.Contains(b, s.key) {
-			return b
-		}
-		return bytes.ReplaceAll(b, s.key, []byte(secretMask))
+	if bytes.IndexByte(b, '\\') < 0 && !s.containsKey(b) {
+		return b
 	}
 	spans := s.find(nil, b, nil)
 	var (
 		d  []byte
 		at []int32
 	)
-	for depth := 1; depth <= maxScrubDepth; depth++ {
+	escaped := bytes.IndexByte(b, '\\') >= 0
+	for depth := 1; escaped && depth <= maxScrubDepth; depth++ {
 		// d is what the previous layer says once its escapes are read;
 		// at maps each of its bytes (and its end) to where it came from in b.
 		src, srcAt := b, at
@@ -102,7 +113,7 @@ func (s *secret) scrub(b []byte) []byte {
 
 // scrubString is scrub for a string.
 func (s *secret) scrubString(str string) string {
-	if s.key == nil || (!strings.Contains(str, string(s.key)) && strings.IndexByte(str, '\\') < 0) {
+	if len(s.keys) == 0 || (strings.IndexByte(str, '\\') < 0 && !s.containsKeyString(str)) {
 		return str
 	}
 	b := []byte(str)
@@ -112,8 +123,18 @@ func (s *secret) scrubString(str string) string {
 	return str
 }
 
+// containsKeyString is containsKey for a string.
+func (s *secret) containsKeyString(str string) bool {
+	for _, k := range s.keys {
+		if strings.Contains(str, string(k)) {
+			return true
+		}
+	}
+	return false
+}
+
 // find appends to spans the [start, end) in the original text of each
-// occurrence of the key in d, at mapping d's offsets there (nil: d is the
+// occurrence of a key in d, at mapping d's offsets there (nil: d is the
 // original). A key whose first byte completes an escape (a lone backslash
 // before it) takes the escape's start with it, so the mask never leaves a
 // dangling backslash.
@@ -124,16 +145,19 @@ func (s *secret) find(spans [][2]int, d []byte, at []int32) [][2]int {
 		}
 		return int(at[i])
 	}
-	for off := 0; ; {
-		i := bytes.Index(d[off:], s.key)
-		if i < 0 {
-			return spans
+	for _, key := range s.keys {
+		for off := 0; ; {
+			i := bytes.Index(d[off:], key)
+			if i < 0 {
+				break
+			}
+			start, end := off+i, off+i+len(key)
+			start = escapeStart(d, start)
+			spans = append(spans, [2]int{orig(start), orig(end)})
+			off = end
 		}
-		start, end := off+i, off+i+len(s.key)
-		start = escapeStart(d, start)
-		spans = append(spans, [2]int{orig(start), orig(end)})
-		off = end
 	}
+	return spans
 }
 
 // escapeStart returns where the escape that covers d[i] begins ("\n",
@@ -268,15 +292,19 @@ func hex4(h []byte) uint16 {
 	return v
 }
 
-// trimPartial cuts b where it ends with the key's first 4 or more bytes:
-// a body read only up to a limit may stop in the middle of the key.
+// trimPartial cuts b where it ends with a key's first 4 or more bytes:
+// a body read only up to a limit may stop in the middle of a key.
 func (s *secret) trimPartial(b []byte) []byte {
-	for n := len(s.key) - 1; n >= 4; n-- {
-		if bytes.HasSuffix(b, s.key[:n]) {
-			return b[:len(b)-n]
+	cut := 0
+	for _, key := range s.keys {
+		for n := len(key) - 1; n >= 4 && n > cut; n-- {
+			if bytes.HasSuffix(b, key[:n]) {
+				cut = n
+				break
+			}
 		}
 	}
-	return b
+	return b[:len(b)-cut]
 }
 
 // logText is upstream text made fit for a log line: the key scrubbed, and

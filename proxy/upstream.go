@@ -83,25 +83,44 @@ func retryCause(err error, status int) string {
 	}
 }
 
+// causeKeyRotated is the retry cause of a try sent again at once with
+// another upstream key, the last one having been refused (401/403) or
+// rate limited (429).
+const causeKeyRotated = "key_rotated"
+
 // attempt records what send did, for logs and metrics.
 type attempt struct {
 	Retries     int
 	LastCause   string
 	HeadersTime time.Duration // time to the final response head
+	// Key is the upstream key (1-based index, never the key) of the last
+	// try; 0 without keys.
+	Key int
+	// Header says how each try carries its key (set before send).
+	Header headerKind
+	// tried has a bit for each key refused (401/403/429) to this request.
+	tried uint64
 }
 
 // send performs req with retries and the circuit breaker, before anything
 // has been written to the client. On success the response is 2xx and its
 // body is open. Otherwise the error is an *apiError ready for the client, or
 // the context's error when the client went away.
+//
+// With several upstream keys, each try takes the next key in turn that is
+// not benched; a key refused with 401/403 or rate limited with 429 is
+// benched and the request moves to another key at once, without using up
+// a retry, while one is available.
 func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*engine.Response, error) {
-	for try := 0; ; try++ {
+	for try := 0; ; {
 		ok, wait := h.breaker.allow()
 		if !ok {
 			e := transportError(errCircuitOpen)
 			e.RetryAfter = strconv.Itoa(int(wait/time.Second) + 1)
 			return nil, e
 		}
+		key := h.ring.pick(at.tried)
+		h.useKey(req, at, key)
 		start := time.Now()
 		resp, err := h.engine.Do(ctx, req)
 		at.HeadersTime = time.Since(start)
@@ -119,6 +138,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 			h.breaker.failure()
 			cause := retryCause(err, 0)
 			if try < h.retry.Max && h.sleep(ctx, h.retry.backoff(try)) {
+				try++
 				at.Retries++
 				at.LastCause = cause
 				h.noteRetry(cause)
@@ -138,6 +158,15 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 			h.breaker.success()
 		}
 		apiErr := h.upstreamError(resp.StatusCode, resp.Header, body, len(body) == maxErrorBody)
+		switch resp.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+			if h.keyRefused(at, key, resp.StatusCode, resp.Header.Get("Retry-After")) {
+				at.Retries++
+				at.LastCause = causeKeyRotated
+				h.noteRetry(causeKeyRotated)
+				continue
+			}
+		}
 		if try < h.retry.Max && retryableStatus(resp.StatusCode) {
 			delay := h.retry.backoff(try)
 			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -149,6 +178,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 				delay = ra
 			}
 			if h.sleep(ctx, delay) {
+				try++
 				at.Retries++
 				at.LastCause = retryCause(nil, resp.StatusCode)
 				h.noteRetry(at.LastCause)
