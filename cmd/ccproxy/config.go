@@ -103,6 +103,64 @@ func (e *envReader) duration(k string, def time.Duration) time.Duration {
 	return d
 }
 
+// list splits v, a comma-separated list, trimming spaces around each
+// element; an empty element (",," or a trailing comma) is an error that
+// names its place, never the values (they may be keys). "" is no list.
+func (e *envReader) list(k, v string) []string {
+	if v == "" {
+		return nil
+	}
+	parts := strings.Split(v, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+		if parts[i] == "" {
+			e.errs = append(e.errs, fmt.Errorf("%s: element %d of its %d comma-separated values is empty", k, i+1, len(parts)))
+			return nil
+		}
+	}
+	return parts
+}
+
+// fallbacks reads MODEL_FALLBACKS: "model=alt1|alt2,other=alt3", for
+// each upstream model the models to try in turn when it fails.
+func (e *envReader) fallbacks(k string) map[string][]string {
+	v := e.str(k, "")
+	if v == "" {
+		return nil
+	}
+	m := make(map[string][]string)
+	for _, entry := range strings.Split(v, ",") {
+		model, alts, ok := strings.Cut(entry, "=")
+		model = strings.TrimSpace(model)
+		if !ok || model == "" {
+			e.errs = append(e.errs, fmt.Errorf("%s: %q: want model=fallback|fallback (e.g. gpt-5=gpt-4.1|gpt-4.1-mini)", k, strings.TrimSpace(entry)))
+			continue
+		}
+		if _, dup := m[model]; dup {
+			e.errs = append(e.errs, fmt.Errorf("%s: %s is listed twice", k, model))
+			continue
+		}
+		var list []string
+		for _, a := range strings.Split(alts, "|") {
+			if a = strings.TrimSpace(a); a == "" {
+				e.errs = append(e.errs, fmt.Errorf("%s: %s has an empty fallback model", k, model))
+				list = nil
+				break
+			}
+			if a == model {
+				e.errs = append(e.errs, fmt.Errorf("%s: %s falls back to itself", k, model))
+				list = nil
+				break
+			}
+			list = append(list, a)
+		}
+		if list != nil {
+			m[model] = list
+		}
+	}
+	return m
+}
+
 // maxSeconds is the longest duration in seconds time.Duration holds
 // (about 292 years), rounded down.
 const maxSeconds = float64(math.MaxInt64/int64(time.Second)) - 1
@@ -178,6 +236,8 @@ func loadConfig(get func(string) string) (*config, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		e.errs = append(e.errs, fmt.Errorf("OPENAI_BASE_URL=%q: want an http:// or https:// URL", base))
 	}
+	upKeys := e.list("OPENAI_API_KEY", key)
+	fallbacks := e.fallbacks("MODEL_FALLBACKS")
 	var apiKeys []string
 	for _, k := range strings.Split(e.str("PROXY_API_KEY", ""), ",") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -197,7 +257,10 @@ func loadConfig(get func(string) string) (*config, error) {
 	}
 	c.Proxy = proxy.Config{
 		UpstreamURL:            base,
-		UpstreamKey:            key,
+		UpstreamKeys:           upKeys,
+		KeyBench:               e.duration("UPSTREAM_KEY_BENCH", 5*time.Minute),
+		KeyRateLimitBench:      e.duration("UPSTREAM_KEY_RATE_LIMIT_BENCH", 10*time.Second),
+		Fallbacks:              fallbacks,
 		ReasoningReplay:        e.boolean("REASONING_REPLAY", false),
 		PingInterval:           e.duration("PING_INTERVAL", 10*time.Second),
 		MaxRequestBytes:        int64(e.integer("MAX_REQUEST_BYTES", 32<<20)),

@@ -53,7 +53,7 @@ func TestConfigFromEnv(t *testing.T) {
 		ec.ResponseHeaderTimeout != time.Minute || ec.IdleReadTimeout != 30*time.Second {
 		t.Fatalf("%+v", ec)
 	}
-	if c.Proxy.MaxRetries >= 0 || len(c.Proxy.APIKeys) != 2 || c.Proxy.UpstreamKey != "sk-x" || c.Proxy.MaxBufferedBytes >= 0 {
+	if c.Proxy.MaxRetries >= 0 || len(c.Proxy.APIKeys) != 2 || len(c.Proxy.UpstreamKeys) != 1 || c.Proxy.UpstreamKeys[0] != "sk-x" || c.Proxy.MaxBufferedBytes >= 0 {
 		t.Fatalf("%+v", c.Proxy)
 	}
 	u, _ := urlParse("https://api.openai.com/v1/chat/completions")

@@ -63,10 +63,10 @@ func run() error {
 		}
 		defer up.Close()
 		cfg.Proxy.UpstreamURL = up.URL + "/v1"
-		cfg.Proxy.UpstreamKey = "demo"
+		cfg.Proxy.UpstreamKey, cfg.Proxy.UpstreamKeys = "demo", nil
 		log.Warn().Str("upstream", cfg.Proxy.UpstreamURL).
 			Msg("DEMO MODE: no OPENAI_API_KEY/OPENAI_BASE_URL set, answering from the built-in fake upstream (canned replies, no real model). Set OPENAI_API_KEY to use a real one.")
-	} else if cfg.Proxy.UpstreamKey == "" {
+	} else if len(cfg.Proxy.UpstreamKeys) == 0 {
 		log.Warn().Str("upstream", cfg.Proxy.UpstreamURL).Msg("OPENAI_API_KEY is not set: sending requests upstream without credentials")
 	}
 
