@@ -55,7 +55,7 @@ var overflowPhrases = [...]string{
 	"tokens in request more than max tokens allowed",
 	"range of input length should be",
 	"context window exceeds limit",
-	"but model only supports up to",
+	"input token count is", // Vertex AI: "the input token count is N but model only supports up to M"
 	"reduce the length of the messages",
 	"`inputs` tokens + `max_new_tokens` must be",
 	"context exceeds your deployment",
@@ -86,6 +86,7 @@ var (
 		`model token limit:?\s*`+num,                              // Moonshot
 		"must be <=\\s*"+num,                                      // TGI
 		`context size \(`+num,                                     // llama.cpp
+		`only supports up to\s*`+num,                              // Vertex AI
 	)
 	promptPatterns = compileAll(
 		`messages resulted in `+num+` tokens`,                     // OpenAI
@@ -93,6 +94,7 @@ var (
 		`prompt contains (?:at least )?`+num+` (?:input )?tokens`, // vLLM, Mistral
 		`prompt is `+num+` tokens`,
 		`input token count\s*\(`+num,        // Gemini
+		`input token count is\s*`+num,       // Vertex AI
 		`prompt is too long[^0-9]{0,8}`+num, // Anthropic, Fireworks
 		"given: "+num+" `?inputs`? tokens",  // TGI
 		`request contains `+num+` tokens`,   // xAI
@@ -222,14 +224,26 @@ func firstCount(patterns []*regexp.Regexp, msg string) int {
 // anthropicMessage is the overflow in the words Anthropic uses, which
 // Claude Code reads to compact the conversation by the right amount:
 // "prompt is too long: <actual> tokens > <limit> maximum". actual is the
-// prompt's tokens when they are over the limit, else what was requested
-// in all (a prompt that fits but leaves too little room for the
-// completion must still shrink by that much); without both counts the
-// upstream's message follows "prompt is too long: ".
+// prompt's tokens when they are over the limit. A prompt that fits but
+// leaves too little room for the completion must still shrink: by enough
+// to leave the completion room (actual is what was requested in all),
+// but the room asked for is at most a quarter of the window (and at least
+// what a retry needs). A max_tokens near or above the window itself
+// (Claude Code's 32,000 on a 32k model) would otherwise ask Claude Code to
+// shed more than the whole prompt, which no compaction can do; with the
+// room left, the next turn's overflow is retried with a max_tokens that
+// fits. Without both counts the upstream's message follows "prompt is too
+// long: ".
 func (c *contextOverflow) anthropicMessage() string {
 	actual := c.Prompt
 	if actual <= c.Limit && c.Requested > c.Limit {
 		actual = c.Requested
+		if c.Prompt > 0 {
+			room := min(c.Requested-c.Prompt, max(c.Limit/4, minOverflowRetry+overflowMargin+c.Limit/256))
+			if c.Prompt+room > c.Limit {
+				actual = c.Prompt + room
+			}
+		}
 	}
 	if actual > 0 && c.Limit > 0 {
 		return "prompt is too long: " + strconv.Itoa(actual) + " tokens > " + strconv.Itoa(c.Limit) + " maximum"
@@ -302,6 +316,17 @@ func setMaxTokens(body []byte, old, n int) ([]byte, bool) {
 	return body, false
 }
 
+// sentMaxTokens is the top-level max_tokens or max_completion_tokens of a
+// translated request, 0 when it has neither as a positive integer.
+func sentMaxTokens(body []byte) int {
+	for _, key := range [...]string{"max_tokens", "max_completion_tokens"} {
+		if r := gjson.GetBytes(body, key); r.Type == gjson.Number && r.Num >= 1 && r.Num <= 1<<31 && r.Num == float64(int(r.Num)) {
+			return int(r.Num)
+		}
+	}
+	return 0
+}
+
 // causeContextOverflow is the retry cause of a request sent again with a
 // smaller max_tokens.
 const causeContextOverflow = "context_overflow"
@@ -322,6 +347,11 @@ func (h *Handler) retryOverflow(ctx context.Context, req *engine.Request, rs *re
 	co, ok := parseContextOverflow(ae.RawStatus, ae.Raw)
 	if !ok {
 		return nil, err
+	}
+	if sent := sentMaxTokens(req.Body); sent > 0 {
+		// What this body asks for now: a fallback model is sent the body
+		// an earlier overflow retry already patched.
+		maxTokens = sent
 	}
 	n := co.retryMaxTokens(maxTokens)
 	body, patched := setMaxTokens(req.Body, maxTokens, n)

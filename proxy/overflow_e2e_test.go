@@ -302,3 +302,109 @@ func TestContextOverflowInUnaryAnswer(t *testing.T) {
 		t.Fatalf("%s %q", typ, msg)
 	}
 }
+
+// vllmRefusal is vLLM's refusal of max_tokens n for a prompt of p tokens
+// on a window of w tokens.
+func vllmRefusal(n, p, w int64) string {
+	return `{"error":{"message":"'max_tokens' or 'max_completion_tokens' is too large: ` + jsonInt(n) +
+		`. This model's maximum context length is ` + jsonInt(w) + ` tokens and your request has ` + jsonInt(p) +
+		` input tokens.","type":"BadRequestError","param":"max_tokens","code":400}}`
+}
+
+// TestCompletionOverflowRetriedOnFallback: a fallback model is sent the
+// body an overflow retry already patched (max_tokens 18,229, not the
+// client's 32,000); when its smaller window refuses that too, the
+// completion-only overflow is still retried there, from the number the
+// body holds. Before, the patch looked for the client's 32,000, found
+// 18,229, and the client got "prompt is too long" for a prompt that fits.
+func TestCompletionOverflowRetriedOnFallback(t *testing.T) {
+	const altWindow = 90000
+	altRetry := int64(altWindow - vllmPrompt - overflowMargin - altWindow/256)
+	up, url := newOverflowUpstream(t, func(_ int, body []byte, w http.ResponseWriter) {
+		n := outputLimit(body)
+		switch model := gjson.GetBytes(body, "model").String(); {
+		case model == "gpt-4.1" && n+vllmPrompt > vllmWindow:
+			writeJSONError(w, http.StatusBadRequest, vllmTooLarge(n, vllmPrompt))
+		case model == "gpt-4.1":
+			writeJSONError(w, http.StatusServiceUnavailable, `{"error":{"message":"overloaded"}}`)
+		case n+vllmPrompt > altWindow:
+			writeJSONError(w, http.StatusBadRequest, vllmRefusal(n, vllmPrompt, altWindow))
+		default:
+			writeAnswer(w, body)
+		}
+	})
+	r := newRigFor(t, "nethttp", url, func(c *Config, _ *engine.Config) {
+		c.Logger = c.Logger.Level(1)
+		c.MaxRetries = -1
+		c.Fallbacks = map[string][]string{"gpt-4.1": {"alt"}}
+	}, nil)
+	wantHello(t, post(t, r.URL, "/v1/messages", overflowTurn(true), nil), true)
+	var got []string
+	for _, b := range up.requests() {
+		got = append(got, gjson.GetBytes(b, "model").String()+":"+jsonInt(outputLimit(b)))
+	}
+	want := []string{"gpt-4.1:32000", "gpt-4.1:" + jsonInt(retryTokens), "alt:" + jsonInt(retryTokens), "alt:" + jsonInt(altRetry)}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("upstream asked %v, want %v", got, want)
+	}
+}
+
+// TestCompletionOverflowRetryFails: the retry's own failure reaches the
+// client as that failure, not as an overflow: a 5xx (after the regular
+// retries, which it gets) as api_error, a connection the upstream drops
+// as a 502. Overflow refusals never open the circuit breaker: with a
+// threshold of 1, turn after turn of them are still sent upstream.
+func TestCompletionOverflowRetryFails(t *testing.T) {
+	t.Run("5xx", func(t *testing.T) {
+		up, url := newOverflowUpstream(t, func(_ int, body []byte, w http.ResponseWriter) {
+			if n := outputLimit(body); n+vllmPrompt > vllmWindow {
+				writeJSONError(w, http.StatusBadRequest, vllmTooLarge(n, vllmPrompt))
+				return
+			}
+			writeJSONError(w, http.StatusInternalServerError, `{"error":{"message":"boom","type":"server_error"}}`)
+		})
+		r := newRigFor(t, "nethttp", url, func(c *Config, _ *engine.Config) { c.Logger = c.Logger.Level(1); c.MaxRetries = 1 }, nil)
+		resp := post(t, r.URL, "/v1/messages", overflowTurn(true), nil)
+		if resp.StatusCode != http.StatusInternalServerError {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if typ, msg := errorBody(t, resp); typ != errAPI || strings.Contains(msg, "prompt is too long") {
+			t.Fatalf("%s %q", typ, msg)
+		}
+		if n := len(up.requests()); n != 3 { // the first, the overflow retry, its 5xx retry
+			t.Fatalf("upstream asked %d times, want 3", n)
+		}
+	})
+	t.Run("dropped", func(t *testing.T) {
+		_, url := newOverflowUpstream(t, func(_ int, body []byte, w http.ResponseWriter) {
+			if n := outputLimit(body); n+vllmPrompt > vllmWindow {
+				writeJSONError(w, http.StatusBadRequest, vllmTooLarge(n, vllmPrompt))
+				return
+			}
+			panic(http.ErrAbortHandler)
+		})
+		r := newRigFor(t, "nethttp", url, func(c *Config, _ *engine.Config) { c.Logger = c.Logger.Level(1); c.MaxRetries = -1 }, nil)
+		resp := post(t, r.URL, "/v1/messages", overflowTurn(false), nil)
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if typ, msg := errorBody(t, resp); typ != errAPI || strings.Contains(msg, "prompt is too long") {
+			t.Fatalf("%s %q", typ, msg)
+		}
+	})
+	t.Run("breaker", func(t *testing.T) {
+		up, url := newOverflowUpstream(t, func(_ int, _ []byte, w http.ResponseWriter) {
+			writeJSONError(w, http.StatusBadRequest, vllmTooLarge(32000, 99000))
+		})
+		r := newRigFor(t, "nethttp", url, func(c *Config, _ *engine.Config) { c.Logger = c.Logger.Level(1); c.BreakerThreshold = 1 }, nil)
+		for i := range 3 {
+			resp := post(t, r.URL, "/v1/messages", overflowTurn(true), nil)
+			if typ, msg := errorBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(msg, "prompt is too long: ") {
+				t.Fatalf("turn %d: %d %s %q", i, resp.StatusCode, typ, msg)
+			}
+		}
+		if n := len(up.requests()); n != 3 {
+			t.Fatalf("upstream asked %d times, want 3", n)
+		}
+	})
+}

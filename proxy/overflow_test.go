@@ -37,7 +37,17 @@ var overflowCases = []overflowCase{
 	{"vllm max_tokens too large", 400,
 		`{"error":{"message":"'max_tokens' or 'max_completion_tokens' is too large: 32000. This model's maximum context length is 100001 tokens and your request has 81126 input tokens (32000 > 100001 - 81126). (parameter=max_tokens, value=32000)","type":"BadRequestError","param":"max_tokens","code":400}}`,
 		contextOverflow{Limit: 100001, Prompt: 81126, Completion: 32000, Requested: 113126},
-		"prompt is too long: 113126 tokens > 100001 maximum"},
+		// Room for a quarter of the window, 25,000 tokens, not all 32,000.
+		"prompt is too long: 106126 tokens > 100001 maximum"},
+	{"vllm max_tokens near the window", 400,
+		`{"error":{"message":"'max_tokens' or 'max_completion_tokens' is too large: 32000. This model's maximum context length is 32768 tokens and your request has 31800 input tokens (32000 > 32768 - 31800). (parameter=max_tokens, value=32000)","type":"BadRequestError","param":"max_tokens","code":400}}`,
+		contextOverflow{Limit: 32768, Prompt: 31800, Completion: 32000, Requested: 63800},
+		// Not 63800: that asks Claude Code to shed 31,032 of 31,800 tokens.
+		"prompt is too long: 39992 tokens > 32768 maximum"},
+	{"vertex gemini", 400,
+		`[{"error":{"code":400,"message":"Unable to submit request because the input token count is 32825 but model only supports up to 32768. Reduce the input token count and try again.","status":"INVALID_ARGUMENT"}}]`,
+		contextOverflow{Limit: 32768, Prompt: 32825},
+		"prompt is too long: 32825 tokens > 32768 maximum"},
 	{"vllm output tokens", 400,
 		`{"error":{"message":"This model's maximum context length is 32768 tokens. However, you requested 32000 output tokens and your prompt contains at least 1000 input tokens, for a total of at least 33000 tokens. Please reduce the length of the input prompt or the number of requested output tokens.","type":"BadRequestError","param":"input_tokens","code":400}}`,
 		contextOverflow{Limit: 32768, Prompt: 1000, Completion: 32000, Requested: 33000},
@@ -111,6 +121,7 @@ var notOverflowCases = []struct {
 	{"model not found", 404, `{"error":{"message":"The model gpt-9 does not exist","code":"model_not_found"}}`},
 	{"ordinary 400", 400, `{"error":{"message":"Invalid value for 'tool_choice': 'auto' is not one of ...","type":"invalid_request_error"}}`},
 	{"empty", 400, ``},
+	{"output limit, 'only supports up to'", 400, `{"error":{"message":"max_tokens (32000) is too large, but model only supports up to 8192 output tokens","type":"invalid_request_error"}}`},
 	{"200 answer", 200, `{"id":"x","choices":[{"message":{"content":"the maximum context length is 128000 tokens"}}]}`},
 }
 
