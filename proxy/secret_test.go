@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,10 +19,15 @@ import (
 // prefix), with a '/' and a '+' that JSON encoders may escape.
 const echoKey = "gw_9f8e7d6c/5b4a+3210fedcba98"
 
-// leakForms are the ways the key could reach a client or a log line:
-// as is, and as JSON encoders write it.
+// echoKey2 is a second upstream key like echoKey.
+const echoKey2 = "gw_1a2b3c4d/e5f6+a7b8c9d0e1f2a3"
+
+// leakForms are the ways the keys could reach a client or a log line:
+// as is, and as JSON encoders write them.
 var leakForms = []string{echoKey, `gw_9f8e7d6c\/5b4a+3210fedcba98`, `gw_9f8e7d6c/5b4a\u002b3210fedcba98`,
-	`gw_9f8e7d6c\/5b4a\u002b3210fedcba98`, "9f8e7d6c", "3210fedcba98"}
+	`gw_9f8e7d6c\/5b4a\u002b3210fedcba98`, "9f8e7d6c", "3210fedcba98",
+	echoKey2, `gw_1a2b3c4d\/e5f6+a7b8c9d0e1f2a3`, `gw_1a2b3c4d/e5f6\u002ba7b8c9d0e1f2a3`,
+	`gw_1a2b3c4d\/e5f6\u002ba7b8c9d0e1f2a3`, "1a2b3c4d", "a7b8c9d0e1f2a3"}
 
 // echoUpstream answers every request with an error that echoes the
 // Authorization header it got, in the shape named by the first element of
@@ -96,14 +102,12 @@ func assertNoKey(t *testing.T, what string, resp *http.Response, body []byte, lo
 // whole Authorization header) in its error text, JSON-escaped or not,
 // compressed or not, as a response or inside a stream, never gets the key
 // to the client or into the log, at trace level included. Before, each
-// case relayed the key.
+// case relayed the key. With several keys (each case sent twice, so both
+// keys are echoed; a 401 also rotates to the other key), none leaks:
+// before, only one key could be configured.
 func TestUpstreamKeyNeverLeaks(t *testing.T) {
 	up := echoUpstream(t)
-	cases := []struct {
-		shape, path, body string
-		status            int // what the client must see
-		gzip              bool
-	}{
+	cases := []leakCase{
 		{"json401", "/v1/messages", unaryBody, http.StatusBadGateway, false},
 		{"json401", "/v1/messages", streamBody, http.StatusBadGateway, false},
 		{"text500", "/v1/messages", unaryBody, http.StatusInternalServerError, false},
@@ -116,47 +120,67 @@ func TestUpstreamKeyNeverLeaks(t *testing.T) {
 		{"unary200", "/v1/messages", unaryBody, http.StatusBadRequest, false},
 		{"unary200", "/v1/messages", streamBody, http.StatusOK, false},
 	}
+	keySets := [][]string{{echoKey}, {echoKey, echoKey2}}
 	for _, eng := range engines() {
-		t.Run(eng, func(t *testing.T) {
-			for _, c := range cases {
-				r := newRigFor(t, eng, up.URL+"/"+c.shape, func(cfg *Config, _ *engine.Config) {
-					cfg.UpstreamKey = echoKey
-					cfg.MaxRetries = -1
-					cfg.Logger = cfg.Logger.Level(zerolog.TraceLevel)
-				}, nil)
-				what := c.shape + " " + c.path + " " + c.body[:min(len(c.body), 60)]
-				req, err := http.NewRequest(http.MethodPost, r.URL+c.path, strings.NewReader(c.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				if c.gzip {
-					// Asked for by hand, so the client sees the body as sent.
-					req.Header.Set("Accept-Encoding", "gzip")
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil {
-					t.Fatalf("%s: %v", what, err)
-				}
-				if resp.StatusCode != c.status {
-					t.Fatalf("%s: status %d, want %d: %s", what, resp.StatusCode, c.status, body)
-				}
-				if resp.Header.Get("Content-Encoding") == "gzip" {
-					zr, err := gzip.NewReader(bytes.NewReader(body))
-					if err != nil {
-						t.Fatalf("%s: %v", what, err)
-					}
-					if body, err = io.ReadAll(zr); err != nil {
-						t.Fatalf("%s: %v", what, err)
+		for _, keys := range keySets {
+			t.Run(eng+"/keys="+strconv.Itoa(len(keys)), func(t *testing.T) {
+				for _, c := range cases {
+					r := newRigFor(t, eng, up.URL+"/"+c.shape, func(cfg *Config, _ *engine.Config) {
+						cfg.UpstreamKey = ""
+						cfg.UpstreamKeys = keys
+						cfg.MaxRetries = -1
+						cfg.Logger = cfg.Logger.Level(zerolog.TraceLevel)
+					}, nil)
+					for range keys {
+						sendLeakCase(t, r, c)
 					}
 				}
-				assertNoKey(t, what, resp, body, r.logs())
-			}
-		})
+			})
+		}
 	}
+}
+
+// leakCase is one request of TestUpstreamKeyNeverLeaks.
+type leakCase struct {
+	shape, path, body string
+	status            int // what the client must see
+	gzip              bool
+}
+
+// sendLeakCase sends c and checks that no key form reached the client or
+// the log.
+func sendLeakCase(t *testing.T, r *rig, c leakCase) {
+	t.Helper()
+	what := c.shape + " " + c.path + " " + c.body[:min(len(c.body), 60)]
+	req, err := http.NewRequest(http.MethodPost, r.URL+c.path, strings.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.gzip {
+		// Asked for by hand, so the client sees the body as sent.
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if resp.StatusCode != c.status {
+		t.Fatalf("%s: status %d, want %d: %s", what, resp.StatusCode, c.status, body)
+	}
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	assertNoKey(t, what, resp, body, r.logs())
 }

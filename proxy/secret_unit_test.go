@@ -183,3 +183,26 @@ func TestScrubAnyContext(t *testing.T) {
 		t.Errorf("scrub(%s) = %s", in, got)
 	}
 }
+
+// TestScrubSeveralKeys: every configured key is scrubbed, as is and
+// escaped, in one text, and a body cut inside any key loses its start.
+// Before, the scrubber knew one key.
+func TestScrubSeveralKeys(t *testing.T) {
+	s := newSecret(echoKey, echoKey2, "short")
+	in := `{"error":{"message":"keys ` + echoKey + ` and ` + strings.ReplaceAll(echoKey2, "/", `\/`) + ` are short"}}`
+	got := string(s.scrub([]byte(in)))
+	for _, f := range leakForms {
+		if strings.Contains(got, f) {
+			t.Fatalf("scrub left %q: %s", f, got)
+		}
+	}
+	if strings.Count(got, secretMask) != 2 || !strings.Contains(got, "are short") {
+		t.Fatalf("scrub: %s", got)
+	}
+	if got := s.scrubString("key " + echoKey2); got != "key "+secretMask {
+		t.Fatalf("scrubString: %q", got)
+	}
+	if got := string(s.trimPartial([]byte("key " + echoKey2[:10]))); got != "key " {
+		t.Fatalf("trimPartial: %q", got)
+	}
+}
