@@ -210,3 +210,48 @@ func TestDotEnvQuotedValueWithComment(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigUpstreamKeys: OPENAI_API_KEY holds one key or a
+// comma-separated list (spaces trimmed); an empty element stops start-up
+// with an error that names its place but no key.
+func TestConfigUpstreamKeys(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{"OPENAI_API_KEY": " sk-one , sk-two,sk-three "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Proxy.UpstreamKeys, "|"); got != "sk-one|sk-two|sk-three" || c.Proxy.UpstreamKey != "" || c.Demo {
+		t.Fatalf("keys %q, key %q, demo %v", got, c.Proxy.UpstreamKey, c.Demo)
+	}
+	if c.Proxy.KeyBench != 5*time.Minute || c.Proxy.KeyRateLimitBench != 10*time.Second {
+		t.Fatalf("benches %v %v", c.Proxy.KeyBench, c.Proxy.KeyRateLimitBench)
+	}
+	for _, v := range []string{"sk-one,,sk-two", "sk-one,", ", sk-one", "sk-one, ,sk-two"} {
+		_, err := loadConfig(env(map[string]string{"OPENAI_API_KEY": v}))
+		if err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY") || !strings.Contains(err.Error(), "empty") ||
+			strings.Contains(err.Error(), "sk-one") {
+			t.Errorf("OPENAI_API_KEY=%q: %v", v, err)
+		}
+	}
+	c, err = loadConfig(env(map[string]string{"OPENAI_API_KEY": "sk-x", "UPSTREAM_KEY_BENCH": "1m", "UPSTREAM_KEY_RATE_LIMIT_BENCH": "3"}))
+	if err != nil || c.Proxy.KeyBench != time.Minute || c.Proxy.KeyRateLimitBench != 3*time.Second {
+		t.Fatalf("benches: %v %+v", err, c.Proxy)
+	}
+}
+
+// TestConfigFallbacks: MODEL_FALLBACKS maps an upstream model to its
+// ordered fallbacks; malformed entries are refused at start-up.
+func TestConfigFallbacks(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{"MODEL_FALLBACKS": "gpt-5=gpt-4.1|gpt-4.1-mini, gpt-5-mini = gpt-4.1-mini "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := c.Proxy.Fallbacks
+	if len(fb) != 2 || strings.Join(fb["gpt-5"], "|") != "gpt-4.1|gpt-4.1-mini" || strings.Join(fb["gpt-5-mini"], "|") != "gpt-4.1-mini" {
+		t.Fatalf("fallbacks %q", fb)
+	}
+	for _, v := range []string{"gpt-5", "=gpt-4.1", "gpt-5=", "gpt-5=a||b", "gpt-5=a,gpt-5=b", "gpt-5=gpt-5", "gpt-5=a,,x=b"} {
+		if _, err := loadConfig(env(map[string]string{"MODEL_FALLBACKS": v})); err == nil || !strings.Contains(err.Error(), "MODEL_FALLBACKS") {
+			t.Errorf("MODEL_FALLBACKS=%q: %v", v, err)
+		}
+	}
+}
