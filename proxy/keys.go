@@ -155,7 +155,7 @@ func (h *Handler) useKey(req *engine.Request, at *attempt, i int) {
 		req.Header = k.hdrStream
 	case hdrUnary:
 		req.Header = k.hdrUnary
-	default:
+	case hdrOwn:
 		if a := req.Header["Authorization"]; len(a) == 1 && a[0] == k.auth[0] {
 			return
 		}
