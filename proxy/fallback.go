@@ -1,13 +1,12 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
 
 	"github.com/ccproxy/ccproxy/engine"
-	"github.com/ccproxy/ccproxy/internal/jsonw"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
 )
 
 // causeFallback is the retry cause of a translated request sent again to
@@ -51,51 +50,26 @@ func fallbackWorthy(err error) bool {
 	return ae.Status == http.StatusGatewayTimeout || ae.Status == http.StatusServiceUnavailable
 }
 
-// setModel rewrites the model of a request toopenai translated, which
-// begins {"model":<old as a JSON string>: the same body with model's
-// name there instead. It reports false, with body unchanged, when the
-// body does not begin so. The body is patched in place when its capacity
-// allows (engines keep nothing of a request after Do returns), else
-// copied.
-func setModel(body []byte, old, model string) ([]byte, bool) {
-	const prefix = `{"model":`
-	var buf [128]byte
-	was := jsonw.AppendString(append(buf[:0], prefix...), old)
-	if !bytes.HasPrefix(body, was) {
-		return body, false
-	}
-	now := jsonw.AppendString(append(make([]byte, 0, len(prefix)+len(model)+2), prefix...), model)
-	n := len(body) - len(was) + len(now)
-	if n > cap(body) {
-		out := make([]byte, 0, n)
-		out = append(out, now...)
-		return append(out, body[len(was):]...), true
-	}
-	oldLen := len(body)
-	body = body[:max(n, oldLen)]
-	copy(body[len(now):], body[len(was):oldLen])
-	copy(body, now)
-	return body[:n], true
-}
-
-// fallback takes the error send (and retryOverflow) returned for a
-// translated request whose upstream model is rs.resolved and, when it is
-// worth it (fallbackWorthy), sends the same body again to each of the
-// model's fallbacks in turn, with only its "model" changed, until one
-// answers. Nothing has reached the client yet. It returns the first
-// success, else the last error; rs.resolved becomes the model that
-// answered. The client is still answered with the model it asked for.
-func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqState, maxTokens int, err error) (*engine.Response, error) {
+// fallback takes the error send (and retryOverflow) returned for the
+// request translated from body for the upstream model rs.resolved and,
+// when it is worth it (fallbackWorthy), translates body for each of that
+// model's fallbacks in turn (into out, the translation's buffer: the
+// failed request is no longer needed) and sends it, until one answers.
+// Nothing has reached the client yet. It returns the first success, else
+// the last error; rs.resolved becomes the model that answered. The client
+// is still answered with the model it asked for.
+func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqState, body []byte, out *[]byte, err error) (*engine.Response, error) {
 	model := rs.resolved
 	for _, alt := range h.cfg.Fallbacks[rs.resolved] {
 		if !fallbackWorthy(err) {
 			return nil, err
 		}
-		body, ok := setModel(req.Body, model, alt)
-		if !ok {
-			return nil, err
+		up, info, terr := toopenai.TranslateFor((*out)[:0], body, &h.topts, alt)
+		if terr != nil {
+			return nil, err // it translated for the first model: cannot happen
 		}
-		req.Body = body
+		req.Body = up
+		h.traceBody(rs, "upstream request body", up)
 		var ae *apiError
 		errors.As(err, &ae)
 		h.log.Warn().Str("request_id", rs.id).Str("model", model).Str("fallback_model", alt).
@@ -107,7 +81,7 @@ func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqStat
 		var resp *engine.Response
 		resp, err = h.send(ctx, req, &rs.at)
 		if err != nil {
-			resp, err = h.retryOverflow(ctx, req, rs, maxTokens, err)
+			resp, err = h.retryOverflow(ctx, req, rs, info.MaxTokens, err)
 		}
 		if err == nil {
 			rs.resolved = alt

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
 )
 
 // longModel is a fallback whose name is longer than the model it stands
@@ -174,25 +175,55 @@ func TestNoFallbackMidStream(t *testing.T) {
 	}
 }
 
-// TestSetModel patches a translated body's model, longer, shorter, in
-// place or not, and refuses a body that does not begin with it.
-func TestSetModel(t *testing.T) {
-	body := `{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}],"stream":true}`
-	for _, c := range []struct {
-		model string
-		spare int
-	}{{"gpt-4.1-mini", 0}, {"gpt-4.1-mini", 64}, {"o3", 0}, {`we"ird\model`, 64}} {
-		b := append(make([]byte, 0, len(body)+c.spare), body...)
-		got, ok := setModel(b, "gpt-4.1", c.model)
-		if !ok || !json.Valid(got) || gjson.GetBytes(got, "model").Str != c.model ||
-			gjson.GetBytes(got, "messages.0.content").Str != "x" || !gjson.GetBytes(got, "stream").Bool() {
-			t.Fatalf("setModel(%q): %v %s", c.model, ok, got)
+// TestFallbackTranslatedForItsModel: a reasoning model's fallback that is
+// not one gets the request translated for itself. OpenAI refuses
+// reasoning_effort (and answers max_completion_tokens and the developer
+// role differently) on gpt-4.1; a body patched only in its model was
+// refused with a 400, so the fallback never answered.
+func TestFallbackTranslatedForItsModel(t *testing.T) {
+	up := newKeyedUpstream(t, func(c upCall) answer {
+		switch c.Model {
+		case "gpt-5":
+			return answer{Status: http.StatusServiceUnavailable, Body: `{"error":{"message":"overloaded","type":"server_error"}}`}
+		case "gpt-4.1":
+			for _, f := range []string{"reasoning_effort", "max_completion_tokens"} {
+				if gjson.GetBytes(c.Body, f).Exists() {
+					return answer{Status: http.StatusBadRequest, Body: `{"error":{"message":"Unrecognized request argument supplied: ` + f + `","type":"invalid_request_error"}}`}
+				}
+			}
+			if gjson.GetBytes(c.Body, "messages.0.role").Str != "system" {
+				return answer{Status: http.StatusBadRequest, Body: `{"error":{"message":"want the system role","type":"invalid_request_error"}}`}
+			}
+			return answer{Text: "from " + c.Model}
 		}
-	}
-	if got, ok := setModel([]byte(body), "gpt-4.1-mini", "x"); ok || string(got) != body {
-		t.Fatalf("another model's body patched: %s", got)
-	}
-	if got, ok := setModel([]byte(`{"messages":[],"model":"gpt-4.1"}`), "gpt-4.1", "x"); ok || gjson.GetBytes(got, "model").Str != "gpt-4.1" {
-		t.Fatalf("a body not written by toopenai patched: %s", got)
+		return answer{Status: http.StatusNotFound, Body: `{"error":{"message":"no such model"}}`}
+	})
+	body := `{"model":"claude-opus-4-1","max_tokens":32000,"stream":true,"system":"be brief","thinking":{"type":"enabled","budget_tokens":8000},"messages":[{"role":"user","content":"hi"}]}`
+	for _, eng := range engines() {
+		t.Run(eng, func(t *testing.T) {
+			r := newRigFor(t, eng, up.URL, func(c *Config, ec *engine.Config) {
+				models, err := toopenai.NewModels(toopenai.ModelsConfig{Big: "gpt-5", Small: "gpt-4.1-mini"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Models = models
+				c.MaxRetries = -1
+				withFallbacks(map[string][]string{"gpt-5": {"gpt-4.1"}})(c, ec)
+			}, nil)
+			st, _, b := call(t, r, route{"stream", "/v1/messages", body})
+			if st != http.StatusOK {
+				t.Fatalf("status %d: %s", st, b)
+			}
+			if text, model := answerText(t, true, b); text != "from gpt-4.1" || model != "claude-opus-4-1" {
+				t.Fatalf("text %q model %q", text, model)
+			}
+			calls := up.taken()
+			if got := modelsOf(calls); strings.Join(got, " ") != "gpt-5 gpt-4.1" {
+				t.Fatalf("models sent %q", got)
+			}
+			if !gjson.GetBytes(calls[0].Body, "reasoning_effort").Exists() {
+				t.Fatalf("the first request was not a reasoning model's: %s", calls[0].Body)
+			}
+		})
 	}
 }

@@ -62,8 +62,14 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	upBody, info, err := toopenai.Translate((*out)[:0], body, &h.topts)
 	rs.requested, rs.resolved, rs.stream = info.Model, info.UpstreamModel, info.Stream
 	h.traceBody(rs, "client request body", body)
-	h.putBuf(in, body)
-	h.unreserve(rs, rs.reserved/2)
+	// A model with fallbacks keeps the client's body (and its share of
+	// the budget) until the upstream answers: a fallback model gets it
+	// translated for itself.
+	keepBody := err == nil && len(h.cfg.Fallbacks[info.UpstreamModel]) > 0
+	if !keepBody {
+		h.putBuf(in, body)
+		h.unreserve(rs, rs.reserved/2)
+	}
 	if err != nil {
 		h.putBuf(out, upBody)
 		msg := err.Error()
@@ -83,10 +89,13 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	resp, err = h.send(ctx, &req, &rs.at)
 	if err != nil {
 		resp, err = h.retryOverflow(ctx, &req, rs, info.MaxTokens, err)
-		if err != nil {
-			resp, err = h.fallback(ctx, &req, rs, info.MaxTokens, err)
+		if err != nil && keepBody {
+			resp, err = h.fallback(ctx, &req, rs, body, out, err)
 		}
 		upBody = req.Body
+	}
+	if keepBody {
+		h.putBuf(in, body)
 	}
 	rs.headAt = time.Since(rs.start)
 	h.putBuf(out, upBody)

@@ -311,12 +311,11 @@ func vllmRefusal(n, p, w int64) string {
 		` input tokens.","type":"BadRequestError","param":"max_tokens","code":400}}`
 }
 
-// TestCompletionOverflowRetriedOnFallback: a fallback model is sent the
-// body an overflow retry already patched (max_tokens 18,229, not the
-// client's 32,000); when its smaller window refuses that too, the
-// completion-only overflow is still retried there, from the number the
-// body holds. Before, the patch looked for the client's 32,000, found
-// 18,229, and the client got "prompt is too long" for a prompt that fits.
+// TestCompletionOverflowRetriedOnFallback: a fallback model gets the
+// request translated for itself, with the client's max_tokens (32,000),
+// not the number an overflow retry patched in for the first model; when
+// its smaller window refuses that, the completion-only overflow is retried
+// there too, from the number its body holds.
 func TestCompletionOverflowRetriedOnFallback(t *testing.T) {
 	const altWindow = 90000
 	altRetry := int64(altWindow - vllmPrompt - overflowMargin - altWindow/256)
@@ -343,7 +342,7 @@ func TestCompletionOverflowRetriedOnFallback(t *testing.T) {
 	for _, b := range up.requests() {
 		got = append(got, gjson.GetBytes(b, "model").String()+":"+jsonInt(outputLimit(b)))
 	}
-	want := []string{"gpt-4.1:32000", "gpt-4.1:" + jsonInt(retryTokens), "alt:" + jsonInt(retryTokens), "alt:" + jsonInt(altRetry)}
+	want := []string{"gpt-4.1:32000", "gpt-4.1:" + jsonInt(retryTokens), "alt:32000", "alt:" + jsonInt(altRetry)}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("upstream asked %v, want %v", got, want)
 	}

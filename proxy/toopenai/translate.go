@@ -108,6 +108,14 @@ type translator struct {
 //   - tool names longer than 64 bytes (OpenAI's limit; Anthropic's is 128)
 //     are sent as an alias (see toolAlias); Info.ToolNames maps it back.
 func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
+	return TranslateFor(dst, body, o, "")
+}
+
+// TranslateFor is Translate for the upstream model upstream instead of the
+// one o.Models resolves (upstream "" means that one): a request resent to a
+// fallback model is translated for it (its reasoning fields, token limit
+// and system role), not patched.
+func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, error) {
 	var info Info
 	var sc *scratch
 	if o != nil {
@@ -189,7 +197,10 @@ func Translate(dst, body []byte, o *Options) ([]byte, Info, error) {
 		log = &o.Logger
 	}
 	info.Model = unquote(r.model)
-	info.UpstreamModel = models.Resolve(info.Model)
+	info.UpstreamModel = upstream
+	if upstream == "" {
+		info.UpstreamModel = models.Resolve(info.Model)
+	}
 	info.Stream = string(r.stream) == "true"
 	t.reasoning = models.IsReasoning(info.UpstreamModel)
 	if isOpenAIReasoning(info.UpstreamModel) {
