@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"maps"
+	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -76,7 +77,7 @@ func (r *keyRing) pick(tried uint64) int {
 	case 1:
 		return 0
 	}
-	start := int(r.next.Add(1)-1) % n
+	start := int((r.next.Add(1) - 1) % uint64(n)) // modulo first: int(counter) goes negative past 2^63
 	now := time.Now().UnixNano()
 	best, bestUntil, bestTried := -1, int64(0), true
 	for j := range n {
@@ -112,12 +113,25 @@ func (r *keyRing) available(tried uint64) bool {
 }
 
 // bench leaves key i out for d (a single key is never benched: there is
-// nothing to turn to).
+// nothing to turn to). A bench never shortens a longer one already
+// running (another request's 401 outlasts this one's 429), and one past
+// what Unix nanoseconds hold lasts until then.
 func (r *keyRing) bench(i int, d time.Duration) {
 	if len(r.keys) < 2 || i < 0 {
 		return
 	}
-	r.keys[i].benchUntil.Store(time.Now().Add(d).UnixNano())
+	now := time.Now().UnixNano()
+	until := now + int64(max(d, 0))
+	if until < now {
+		until = math.MaxInt64
+	}
+	b := &r.keys[i].benchUntil
+	for {
+		old := b.Load()
+		if old >= until || b.CompareAndSwap(old, until) {
+			return
+		}
+	}
 }
 
 // headerKind says how send puts a key into a request's headers.

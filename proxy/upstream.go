@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -45,12 +46,22 @@ func (p *retryPolicy) backoff(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }
 
+// maxRetryAfterSeconds is the longest Retry-After in seconds that a
+// time.Duration holds; a longer one reads as that (about 292 years).
+const maxRetryAfterSeconds = math.MaxInt64 / int64(time.Second)
+
 // parseRetryAfter reads a Retry-After header (seconds or HTTP date).
+// Seconds are digits only (RFC 9110's delay-seconds); more than a
+// time.Duration holds read as the longest one, never as a negative wait.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+	if isDigits(v) {
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s > maxRetryAfterSeconds {
+			return time.Duration(math.MaxInt64), true // out of range: digits only, so too large
+		}
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
@@ -61,6 +72,16 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return d, true
 	}
 	return 0, false
+}
+
+// isDigits reports whether v is one or more ASCII digits.
+func isDigits(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return v != ""
 }
 
 // retryCause names why a try failed, for metrics and logs.
