@@ -12,9 +12,10 @@ import (
 	"github.com/ccproxy/ccproxy/engine"
 )
 
-// maxUpstreamKeys bounds how many upstream keys a Handler takes: a
-// request remembers the keys refused to it in one uint64.
-const maxUpstreamKeys = 64
+// MaxUpstreamKeys bounds how many upstream keys (Config.UpstreamKeys) a
+// Handler takes: a request remembers the keys refused to it in one
+// uint64.
+const MaxUpstreamKeys = 64
 
 // Default bench times of an upstream key (Config.KeyBench and
 // Config.KeyRateLimitBench): a key the upstream refuses (401/403) is left
@@ -45,10 +46,10 @@ type keyRing struct {
 }
 
 // newKeyRing builds the ring of keys (nil or empty: none). Keys must be
-// non-empty, at most maxUpstreamKeys.
+// non-empty, at most MaxUpstreamKeys.
 func newKeyRing(keys []string) (*keyRing, error) {
-	if len(keys) > maxUpstreamKeys {
-		return nil, errors.New("proxy: more than " + strconv.Itoa(maxUpstreamKeys) + " upstream keys")
+	if len(keys) > MaxUpstreamKeys {
+		return nil, errors.New("proxy: more than " + strconv.Itoa(MaxUpstreamKeys) + " upstream keys")
 	}
 	r := &keyRing{keys: make([]upstreamKey, len(keys))}
 	for i, k := range keys {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +153,11 @@ func (e *envReader) fallbacks(k string) map[string][]string {
 				list = nil
 				break
 			}
+			if slices.Contains(list, a) {
+				e.errs = append(e.errs, fmt.Errorf("%s: %s lists %s twice", k, model, a))
+				list = nil
+				break
+			}
 			list = append(list, a)
 		}
 		if list != nil {
@@ -237,6 +243,10 @@ func loadConfig(get func(string) string) (*config, error) {
 		e.errs = append(e.errs, fmt.Errorf("OPENAI_BASE_URL=%q: want an http:// or https:// URL", base))
 	}
 	upKeys := e.list("OPENAI_API_KEY", key)
+	if len(upKeys) > proxy.MaxUpstreamKeys {
+		// Counts only: the values are keys.
+		e.errs = append(e.errs, fmt.Errorf("OPENAI_API_KEY: %d comma-separated keys, at most %d", len(upKeys), proxy.MaxUpstreamKeys))
+	}
 	fallbacks := e.fallbacks("MODEL_FALLBACKS")
 	var apiKeys []string
 	for _, k := range strings.Split(e.str("PROXY_API_KEY", ""), ",") {

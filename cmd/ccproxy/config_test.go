@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -253,5 +254,34 @@ func TestConfigFallbacks(t *testing.T) {
 		if _, err := loadConfig(env(map[string]string{"MODEL_FALLBACKS": v})); err == nil || !strings.Contains(err.Error(), "MODEL_FALLBACKS") {
 			t.Errorf("MODEL_FALLBACKS=%q: %v", v, err)
 		}
+	}
+}
+
+// TestConfigTooManyUpstreamKeys: more than 64 upstream keys stop start-up
+// with an error that names OPENAI_API_KEY and the counts, never a key
+// (before, loadConfig took them and proxy.New refused them later with
+// "proxy: more than 64 upstream keys", naming no variable).
+func TestConfigTooManyUpstreamKeys(t *testing.T) {
+	keys := make([]string, 65)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("sk-secret-%02d", i)
+	}
+	_, err := loadConfig(env(map[string]string{"OPENAI_API_KEY": strings.Join(keys, ",")}))
+	if err == nil || !strings.Contains(err.Error(), "OPENAI_API_KEY") || !strings.Contains(err.Error(), "65") ||
+		!strings.Contains(err.Error(), "64") || strings.Contains(err.Error(), "sk-secret") {
+		t.Fatalf("65 keys: %v", err)
+	}
+	c, err := loadConfig(env(map[string]string{"OPENAI_API_KEY": strings.Join(keys[:64], ",")}))
+	if err != nil || len(c.Proxy.UpstreamKeys) != 64 {
+		t.Fatalf("64 keys: %v", err)
+	}
+}
+
+// TestConfigFallbackListedTwice: a fallback model listed twice for one
+// model (it would be tried twice) is refused, naming both.
+func TestConfigFallbackListedTwice(t *testing.T) {
+	_, err := loadConfig(env(map[string]string{"MODEL_FALLBACKS": "gpt-5=gpt-4.1|gpt-4.1-mini|gpt-4.1"}))
+	if err == nil || !strings.Contains(err.Error(), "MODEL_FALLBACKS") || !strings.Contains(err.Error(), "gpt-4.1 twice") {
+		t.Fatalf("%v", err)
 	}
 }
