@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/ccproxy/ccproxy/engine"
 	"github.com/ccproxy/ccproxy/proxy/toopenai"
@@ -13,7 +14,9 @@ import (
 // a fallback model.
 const causeFallback = "fallback"
 
-// checkFallbacks validates Config.Fallbacks: no empty model name.
+// checkFallbacks validates Config.Fallbacks: no empty model name, no
+// model falling back to itself, no fallback listed twice for one model
+// (each would be tried again for nothing).
 func checkFallbacks(fb map[string][]string) error {
 	for m, alts := range fb {
 		if m == "" {
@@ -22,9 +25,14 @@ func checkFallbacks(fb map[string][]string) error {
 		if len(alts) == 0 {
 			return errors.New("proxy: no fallback models for " + m)
 		}
-		for _, a := range alts {
-			if a == "" {
+		for i, a := range alts {
+			switch {
+			case a == "":
 				return errors.New("proxy: an empty fallback model for " + m)
+			case a == m:
+				return errors.New("proxy: " + m + " falls back to itself")
+			case slices.Contains(alts[:i], a):
+				return errors.New("proxy: " + m + " lists fallback " + a + " twice")
 			}
 		}
 	}
@@ -34,9 +42,10 @@ func checkFallbacks(fb map[string][]string) error {
 // fallbackWorthy reports whether a failed send (its error, before any
 // byte reached the client) may succeed with another model: a 429 (every
 // key tried, or a Retry-After too long to wait), a 5xx/529 after the
-// retries, a timeout, or the circuit breaker open. Refusals of the
-// request itself (4xx), unreachable upstreams, a full connection pool
-// and a client gone are not.
+// retries, or a timeout. Refusals of the request itself (4xx),
+// unreachable upstreams, a full connection pool, the circuit breaker open
+// (it guards the whole upstream, every model: a fallback's send meets it
+// too, without reaching the upstream) and a client gone are not.
 func fallbackWorthy(err error) bool {
 	var ae *apiError
 	if !errors.As(err, &ae) {
@@ -45,9 +54,9 @@ func fallbackWorthy(err error) bool {
 	if ae.Upstream {
 		return ae.RawStatus == http.StatusTooManyRequests || ae.RawStatus >= 500
 	}
-	// transportError: 504 a timeout, 503 the circuit breaker open (529
-	// is ccproxy's own pool, 502 an unreachable upstream).
-	return ae.Status == http.StatusGatewayTimeout || ae.Status == http.StatusServiceUnavailable
+	// transportError: 504 a timeout (503 is the circuit breaker open, 529
+	// ccproxy's own pool, 502 an unreachable upstream).
+	return ae.Status == http.StatusGatewayTimeout
 }
 
 // fallback takes the error send (and retryOverflow) returned for the

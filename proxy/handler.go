@@ -53,9 +53,10 @@ type Config struct {
 	KeyRateLimitBench time.Duration
 	// Fallbacks maps an upstream model to the models to try, in order,
 	// when a translated request to it fails before any byte reached the
-	// client with a 429 (every key tried), a 5xx/529 after its retries, a
-	// timeout or the circuit breaker open. The answer still names the
-	// model the client asked for.
+	// client with a 429 (every key tried), a 5xx/529 after its retries or
+	// a timeout (not with the circuit breaker open: it guards every
+	// model). The answer still names the model the client asked for. A
+	// model may not fall back to itself nor list a fallback twice.
 	Fallbacks map[string][]string
 
 	Models          *toopenai.Models
