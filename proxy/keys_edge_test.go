@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -103,5 +104,56 @@ func TestKeyRingCounterWraps(t *testing.T) {
 	r.next.Store(math.MaxUint64)
 	if k := r.pick(0); k < 0 || k > 2 {
 		t.Fatalf("picked %d", k)
+	}
+}
+
+// TestKeyRingConcurrent: picks from many goroutines (with benches going
+// on, under -race) stay in range, and without benches round robin is
+// exact: each key gets the same share. A single key is never benched.
+func TestKeyRingConcurrent(t *testing.T) {
+	r, err := newKeyRing([]string{keyA, keyB, keyC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, per = 6, 300
+	counts := make([][3]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range per {
+				counts[w][r.pick(0)]++
+			}
+		})
+	}
+	wg.Wait()
+	var total [3]int
+	for _, c := range counts {
+		for i, n := range c {
+			total[i] += n
+		}
+	}
+	if total[0] != workers*per/3 || total[1] != total[0] || total[2] != total[0] {
+		t.Fatalf("picks per key %v, want %d each", total, workers*per/3)
+	}
+	for w := range workers {
+		wg.Go(func() {
+			for i := range per {
+				if k := r.pick(uint64(i % 8)); k < 0 || k > 2 {
+					t.Errorf("picked %d", k)
+					return
+				}
+				r.bench((w+i)%3, time.Duration(i%5)*time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+
+	one, err := newKeyRing([]string{keyA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one.bench(0, time.Hour)
+	if one.keys[0].benchUntil.Load() != 0 || one.pick(1) != 0 {
+		t.Fatal("a single key was benched")
 	}
 }
