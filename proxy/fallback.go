@@ -87,8 +87,14 @@ func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqStat
 		rs.at.LastCause = causeFallback
 		rs.at.tried = 0 // rate limits are per model: the keys get another chance
 		h.noteRetry(causeFallback)
+		prev := err
 		var resp *engine.Response
 		resp, err = h.send(ctx, req, &rs.at)
+		if breakerRefused(err) {
+			// The model's own failures just opened the breaker, which
+			// guards every model: the client hears what really failed.
+			return nil, prev
+		}
 		if err != nil {
 			resp, err = h.retryOverflow(ctx, req, rs, info.MaxTokens, err)
 		}
@@ -99,4 +105,11 @@ func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqStat
 		model = alt
 	}
 	return nil, err
+}
+
+// breakerRefused reports whether err is send's refusal by the open
+// circuit breaker (nothing was sent upstream).
+func breakerRefused(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && !ae.Upstream && ae.Status == http.StatusServiceUnavailable
 }

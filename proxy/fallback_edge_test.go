@@ -157,3 +157,29 @@ func TestFallbackClientGone(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackMeetsBreakerOpenedByItsModel: the first model's last
+// failure opens the breaker; its fallback is refused by it without being
+// sent, and the client hears the first model's failure (a 500 from the
+// upstream), not the breaker's 503.
+func TestFallbackMeetsBreakerOpenedByItsModel(t *testing.T) {
+	up := newKeyedUpstream(t, func(c upCall) answer {
+		if c.Model == "gpt-4.1" {
+			return answer{Status: http.StatusInternalServerError, Body: `{"error":{"message":"boom","type":"server_error"}}`}
+		}
+		return answer{Text: "from " + c.Model}
+	})
+	r := newRigFor(t, engines()[0], up.URL, func(c *Config, ec *engine.Config) {
+		withFallbacks(map[string][]string{"gpt-4.1": {"gpt-4.1-mini"}})(c, ec)
+		c.MaxRetries = -1
+		c.BreakerThreshold = 1
+		c.BreakerCooldown = time.Hour
+	}, nil)
+	st, _, b := call(t, r, keyRoutes[1])
+	if st != http.StatusInternalServerError || !strings.Contains(b, "boom") {
+		t.Fatalf("status %d: %s; want the first model's 500", st, b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1" {
+		t.Fatalf("models sent %q; the fallback must not pass the open breaker", got)
+	}
+}
