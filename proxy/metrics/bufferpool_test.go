@@ -11,20 +11,7 @@ import (
 // both the JSON and the Prometheus exposition.
 func TestBufferPoolStats(t *testing.T) {
 	m := New(Info{})
-	get := func() map[string]json.RawMessage {
-		srv := httptest.NewServer(m.JSONHandler())
-		defer srv.Close()
-		resp, err := http.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var raw map[string]json.RawMessage
-		if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
-			t.Fatal(err)
-		}
-		return raw
-	}
+	get := func() map[string]json.RawMessage { return scrapeJSON(t, m) }
 	if raw, ok := get()["buffer_pool"]; ok {
 		t.Fatalf("buffer_pool present before SetBufferPool: %s", raw)
 	}
@@ -47,4 +34,21 @@ func TestBufferPoolStats(t *testing.T) {
 			t.Errorf("ccproxy_buffer_pool_bytes{state=%q} = %v, want %v", state, v, want)
 		}
 	}
+}
+
+// scrapeJSON fetches m's JSON exposition, its top-level members undecoded.
+func scrapeJSON(t *testing.T, m *Metrics) map[string]json.RawMessage {
+	t.Helper()
+	srv := httptest.NewServer(m.JSONHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

@@ -227,18 +227,7 @@ func TestJSONPoolAbsent(t *testing.T) {
 		"ok=false": func() (engine.PoolStats, bool) { return engine.PoolStats{Open: 1}, false },
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := New(Info{Pool: pool})
-			srv := httptest.NewServer(m.JSONHandler())
-			defer srv.Close()
-			resp, err := http.Get(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var raw map[string]json.RawMessage
-			if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
-				t.Fatal(err)
-			}
+			raw := scrapeJSON(t, New(Info{Pool: pool}))
 			if _, ok := raw["pool"]; ok {
 				t.Errorf("pool present: %s", raw["pool"])
 			}
