@@ -61,12 +61,17 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 			h.metrics.BufferWait()
 		}
 		wctx, cancel := context.WithTimeout(ctx, h.cfg.QueueTimeout)
+		stop := context.AfterFunc(h.stopCtx, cancel) // Stop ends the wait too
 		err := b.sem.Acquire(wctx, n)
+		stop()
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				rs.clientGone = true
 				return &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while waiting"}
+			}
+			if h.stopCtx.Err() != nil {
+				return shuttingDownError()
 			}
 			return &apiError{Status: 529, Type: errOverloaded, RetryAfter: "1",
 				Message: "ccproxy is holding MAX_BUFFERED_BYTES of request bodies; try again shortly"}

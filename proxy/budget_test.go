@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -280,4 +281,99 @@ func TestBodyBudgetUnknownLength(t *testing.T) {
 	if !budgetFree(r.H) {
 		t.Fatal("the budget was not given back")
 	}
+}
+
+// TestStopEndsBudgetWait: a request waiting for the body budget when Stop
+// is called gets the shutting-down answer (503 overloaded_error, which
+// clients retry elsewhere) at once. The budget's holder here is a request
+// whose client is still sending its body, which Stop does not cut; before,
+// the waiter waited out QUEUE_TIMEOUT (here an hour).
+func TestStopEndsBudgetWait(t *testing.T) {
+	up := newGatedUpstream(t)
+	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+		c.MaxBufferedBytes = 2 * bodyWeight(int64(len(streamBody)))
+		c.QueueTimeout = time.Hour
+		c.ClientReadTimeout = time.Hour
+	}, nil)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	firstc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", pr)
+		req.ContentLength = int64(len(streamBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		firstc <- err
+	}()
+	pw.Write([]byte(streamBody[:len(streamBody)/2])) // returns once the handler reads it: the budget is held
+	secondc := make(chan *http.Response, 1)
+	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
+	for r.Metrics.Snapshot().Requests.BufferWaits == 0 {
+		time.Sleep(time.Millisecond) // the second waits for the budget
+	}
+	r.H.Stop()
+	select {
+	case second := <-secondc:
+		wantOverloaded(t, second, http.StatusServiceUnavailable)
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the request waiting for the body budget was not answered after Stop")
+	}
+	if n := up.seen.Load(); n != 0 {
+		t.Fatalf("upstream saw %d requests, want 0", n)
+	}
+	pw.Write([]byte(streamBody[len(streamBody)/2:]))
+	pw.Close()
+	<-firstc
+}
+
+// TestStopEndsSlotWait: the same for a request queued for a slot
+// (MAX_CONCURRENT_REQUESTS) when Stop is called.
+func TestStopEndsSlotWait(t *testing.T) {
+	up := newGatedUpstream(t)
+	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+		c.MaxConcurrent = 1
+		c.QueueTimeout = time.Hour
+		c.ClientReadTimeout = time.Hour
+	}, nil)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	firstc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", pr)
+		req.ContentLength = int64(len(streamBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		firstc <- err
+	}()
+	pw.Write([]byte(streamBody[:len(streamBody)/2])) // the first holds the only slot
+	secondc := make(chan *http.Response, 1)
+	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
+	for !strings.Contains(goroutines(), "(*Handler).takeSlot") {
+		time.Sleep(time.Millisecond) // the second waits for a slot
+	}
+	r.H.Stop()
+	select {
+	case second := <-secondc:
+		wantOverloaded(t, second, http.StatusServiceUnavailable)
+	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the request queued for a slot was not answered after Stop")
+	}
+	pw.Write([]byte(streamBody[len(streamBody)/2:]))
+	pw.Close()
+	<-firstc
+}
+
+// goroutines is the stacks of every goroutine, one line per frame.
+func goroutines() string {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	return b.String()
 }

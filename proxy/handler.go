@@ -386,11 +386,18 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rs *reqState) bo
 		return false
 	}
 	if h.stopCtx.Err() != nil {
-		h.fail(w, rs, &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
-			Message: errShuttingDown.Error(), RetryAfter: "1"})
+		h.fail(w, rs, shuttingDownError())
 		return false
 	}
 	return true
+}
+
+// shuttingDownError answers a request that Stop keeps from starting (new,
+// or still queued for a slot or for the body budget): 503, which clients
+// retry (against the next instance).
+func shuttingDownError() *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Type: errOverloaded,
+		Message: errShuttingDown.Error(), RetryAfter: "1"}
 }
 
 func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -448,6 +455,9 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 		// overload.
 		rs.clientGone = true
 		rs.status, rs.errType = 499, "client_closed_request"
+		return false
+	case <-h.stopCtx.Done():
+		h.fail(w, rs, shuttingDownError())
 		return false
 	}
 	h.fail(w, rs, &apiError{Status: 529, Type: errOverloaded,
