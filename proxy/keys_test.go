@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -156,6 +157,16 @@ func TestKeysRoundRobin(t *testing.T) {
 				}
 				if count[keyA] != 2 || count[keyB] != 2 || count[keyC] != 2 || len(count) != 3 {
 					t.Fatalf("%s: requests per key %v, want 2 each of 3 keys", rt.name, count)
+				}
+			}
+			// The request log line names the key by its place.
+			deadline := time.Now().Add(5 * time.Second) // lines follow the answers
+			for _, k := range []string{`"key":1`, `"key":2`, `"key":3`} {
+				for !strings.Contains(r.logs(), k) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no request log line with %s:\n%s", k, r.logs())
+					}
+					time.Sleep(time.Millisecond)
 				}
 			}
 		})

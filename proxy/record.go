@@ -131,6 +131,9 @@ func (h *Handler) finish(rs *reqState) {
 		if rs.upstreamID != "" {
 			e.Str("upstream_request_id", rs.upstreamID)
 		}
+		if rs.at.Key > 0 && h.ring != nil && len(h.ring.keys) > 1 {
+			e.Int("key", rs.at.Key) // the upstream key's place in OPENAI_API_KEY, never the key
+		}
 		if rs.clientGone {
 			e.Bool("client_gone", true)
 		}
