@@ -265,7 +265,7 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 	}
 	dst = appendUser(dst, r.metadata)
 	dst = append(dst, '}')
-	info.InputTokensEstimate = t.textBytes / 4
+	info.InputTokensEstimate = (t.textBytes + 3) / 4 // rounded up: "hi" is a token, not none
 	return dst, info, nil
 }
 

@@ -291,11 +291,20 @@ func TestParameters(t *testing.T) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
+// TestTinyInputEstimate: a two-byte message is one token, not none (it
+// was 0 in message_start's usage).
+func TestTinyInputEstimate(t *testing.T) {
+	_, info := translateJSON(t, `{"model":"claude-3-5-haiku-latest","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	if info.InputTokensEstimate != 1 {
+		t.Fatalf("InputTokensEstimate %d, want 1", info.InputTokensEstimate)
+	}
+}
+
 func TestInfo(t *testing.T) {
 	_, info := translateJSON(t, `{"model":"claude-3-5-haiku-latest","max_tokens":50000,"stream":true,"thinking":{"type":"adaptive"},`+
 		`"stop_sequences":["\n\nHuman:"],"system":"`+strings.Repeat("s", 400)+`","messages":[{"role":"user","content":"hi"}]}`, nil)
 	want := Info{Model: "claude-3-5-haiku-latest", UpstreamModel: "gpt-4o-mini", Stream: true, Thinking: true,
-		StopSequences: []string{"\n\nHuman:"}, MaxTokens: 16384, InputTokensEstimate: 100}
+		StopSequences: []string{"\n\nHuman:"}, MaxTokens: 16384, InputTokensEstimate: 101}
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("info = %+v; want %+v", info, want)
 	}
