@@ -22,8 +22,8 @@
 // mapping is kept for reuse, so a stale reference reads zeros instead of
 // crashing the process. Reusing a released buffer faults its pages in
 // again, which on a virtual machine can cost far more than copying the
-// body (tens of microseconds per 4 KiB page were measured on the
-// development VM): that is why only buffers idle for a while are released,
+// body (over ten microseconds per 4 KiB page on the development VM,
+// BenchmarkReleaseRefault): that is why only buffers idle for a while are released,
 // never one the current load keeps using.
 //
 // The pool has no goroutine of its own: a timer runs a trim pass only
