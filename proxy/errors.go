@@ -120,30 +120,41 @@ func upstreamMessage(body []byte) string {
 	if len(body) == 0 {
 		return "upstream returned no body"
 	}
-	if gjson.ValidBytes(body) {
-		if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '[' {
-			// Google's OpenAI-compatible endpoint wraps its errors in an
-			// array: [{"error":{"code":400,"message":...}}].
-			if r := gjson.GetBytes(b, "0"); r.IsObject() {
-				body = []byte(r.Raw)
-			}
-		}
-		r := gjson.GetBytes(body, "error.message")
-		if r.Exists() && r.String() != "" {
-			return r.String()
-		}
-		if r = gjson.GetBytes(body, "error"); r.Type == gjson.String {
-			return r.String()
-		}
-		if r = gjson.GetBytes(body, "message"); r.Type == gjson.String {
-			return r.String()
-		}
+	if _, msg, ok := errorEnvelope(body); ok && msg != "" {
+		return msg
 	}
 	s := strings.TrimSpace(string(body))
 	if len(s) > 512 {
 		s = s[:512] + "…"
 	}
 	return s
+}
+
+// errorEnvelope reads an upstream's JSON error body in the shapes
+// OpenAI-compatible upstreams use: {"error":{"message":...,"code":...}},
+// {"error":"..."}, vLLM's bare {"object":"error","message":...}, and
+// Google's array of one, [{"error":{...}}]. fields is the object that holds
+// the code and type (the error object, else the root); msg the message ("" if
+// none). ok is false when body is not JSON.
+func errorEnvelope(body []byte) (fields gjson.Result, msg string, ok bool) {
+	if !gjson.ValidBytes(body) {
+		return fields, "", false
+	}
+	root := gjson.ParseBytes(bytes.TrimSpace(body))
+	if root.IsArray() {
+		root = root.Get("0")
+	}
+	fields = root
+	switch e := root.Get("error"); {
+	case e.IsObject():
+		fields, msg = e, e.Get("message").String()
+	case e.Type == gjson.String:
+		msg = e.Str
+	}
+	if r := root.Get("message"); msg == "" && r.Type == gjson.String {
+		msg = r.Str
+	}
+	return fields, msg, true
 }
 
 // transportError maps an engine error (no response head) to a client error.

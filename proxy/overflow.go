@@ -135,24 +135,8 @@ func parseContextOverflow(status int, body []byte) (contextOverflow, bool) {
 		return co, false
 	}
 	var code, typ string
-	var fields gjson.Result
-	if gjson.ValidBytes(body) {
-		root := gjson.ParseBytes(bytes.TrimSpace(body))
-		if root.IsArray() { // Google: [{"error":{...}}]
-			root = root.Get("0")
-		}
-		e := root.Get("error")
-		switch {
-		case e.IsObject():
-			fields = e
-			co.Message = e.Get("message").String()
-		case e.Type == gjson.String:
-			fields = root
-			co.Message = e.Str
-		default: // vLLM: {"object":"error","message":...}
-			fields = root
-			co.Message = root.Get("message").String()
-		}
+	if fields, msg, ok := errorEnvelope(body); ok {
+		co.Message = msg
 		if c := fields.Get("code"); c.Type == gjson.String {
 			code = strings.ToLower(c.Str)
 		}
