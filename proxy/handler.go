@@ -121,23 +121,18 @@ type Handler struct {
 	engine   engine.Engine
 	chatURL  string
 	modelURL string
-	auth     string // "Bearer <first key>", or "" without a key
 	// ring holds the upstream keys and their request headers.
 	ring *keyRing
 	// secret scrubs the upstream key from upstream error text before it
 	// reaches a client or a log line.
-	secret secret
-	// hdrStream and hdrUnary are the upstream request headers of
-	// translated requests (with the first key), shared read-only; send
-	// swaps in the pair of the key each try takes.
-	hdrStream, hdrUnary http.Header
-	keys                [][32]byte
-	retry               retryPolicy
-	breaker             *breaker
-	slots               chan struct{}
-	tokens              *tokens.Counter
-	metrics             *metrics.Metrics
-	log                 zerolog.Logger
+	secret  secret
+	keys    [][32]byte
+	retry   retryPolicy
+	breaker *breaker
+	slots   chan struct{}
+	tokens  *tokens.Counter
+	metrics *metrics.Metrics
+	log     zerolog.Logger
 	// quietEnd: no per-request log line is written, so a stream's last
 	// events may wait unflushed for the handler to return and leave with
 	// the response's end (a log write on the way out would delay them).
@@ -236,15 +231,6 @@ func New(cfg Config) (*Handler, error) {
 	h.ring = ring
 	h.secret = newSecret(upKeys...)
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
-	if len(ring.keys) > 0 {
-		h.auth = ring.keys[0].auth[0]
-		h.hdrStream, h.hdrUnary = ring.keys[0].hdrStream, ring.keys[0].hdrUnary
-	} else {
-		// No key (a local upstream that needs none): no Authorization
-		// header at all, rather than an empty "Bearer".
-		h.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
-		h.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
-	}
 	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
 		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
 		if h.metrics != nil {

@@ -42,7 +42,22 @@ type upstreamKey struct {
 // benched ones. The zero value (no key) picks nothing.
 type keyRing struct {
 	keys []upstreamKey
+	// none carries the headers of a translated request without a key (a
+	// local upstream that needs none: no Authorization header at all,
+	// rather than an empty "Bearer").
+	none upstreamKey
 	next atomic.Uint64
+}
+
+// withHeaders sets k's translated-request headers, carrying auth (nil:
+// no Authorization header).
+func (k *upstreamKey) withHeaders(auth []string) {
+	k.auth = auth
+	k.hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
+	k.hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}}
+	if auth != nil {
+		k.hdrStream["Authorization"], k.hdrUnary["Authorization"] = auth, auth
+	}
 }
 
 // newKeyRing builds the ring of keys (nil or empty: none). Keys must be
@@ -52,15 +67,13 @@ func newKeyRing(keys []string) (*keyRing, error) {
 		return nil, errors.New("proxy: more than " + strconv.Itoa(MaxUpstreamKeys) + " upstream keys")
 	}
 	r := &keyRing{keys: make([]upstreamKey, len(keys))}
+	r.none.withHeaders(nil)
 	for i, k := range keys {
 		if k == "" {
 			// The error names the key's place, never a key.
 			return nil, errors.New("proxy: upstream key " + strconv.Itoa(i+1) + " is empty")
 		}
-		auth := []string{"Bearer " + k}
-		r.keys[i].auth = auth
-		r.keys[i].hdrStream = http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}, "Authorization": auth}
-		r.keys[i].hdrUnary = http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}, "Authorization": auth}
+		r.keys[i].withHeaders([]string{"Bearer " + k})
 	}
 	return r, nil
 }
@@ -157,20 +170,24 @@ func translatedHeader(stream bool) headerKind {
 	return hdrUnary
 }
 
-// useKey makes req carry key i (i < 0: no key, nothing changes) and
-// records it in at.
+// useKey makes req carry key i (i < 0: no key) and records it in at: a
+// translated request gets that key's precomputed headers, a request with
+// its own header map (passthrough) that key's Authorization.
 func (h *Handler) useKey(req *engine.Request, at *attempt, i int) {
-	if i < 0 {
-		return
+	k := &h.ring.none
+	if i >= 0 {
+		at.Key = i + 1
+		k = &h.ring.keys[i]
 	}
-	at.Key = i + 1
-	k := &h.ring.keys[i]
 	switch at.Header {
 	case hdrStream:
 		req.Header = k.hdrStream
 	case hdrUnary:
 		req.Header = k.hdrUnary
 	case hdrOwn:
+		if i < 0 {
+			return
+		}
 		if a := req.Header["Authorization"]; len(a) == 1 && a[0] == k.auth[0] {
 			return
 		}

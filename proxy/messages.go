@@ -83,7 +83,9 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 
 	h.traceBody(rs, "upstream request body", upBody)
 	ctx, cancel = h.requestContext(r.Context(), info.Stream)
-	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Header: h.upstreamHeader(info.Stream), Body: upBody}
+	// The headers are the chosen key's precomputed pair, set by send on
+	// each try; the client's own credentials are never among them.
+	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Body: upBody}
 	rs.upstreamStart = time.Since(rs.start)
 	rs.at.Header = translatedHeader(info.Stream)
 	resp, err = h.send(ctx, &req, &rs.at)
@@ -133,16 +135,6 @@ var (
 	errStreamTooLong = &toanthropic.Error{Type: errAPI, Message: "the stream exceeded MAX_STREAM_SECONDS"}
 	errShuttingDown  = &toanthropic.Error{Type: errOverloaded, Message: "ccproxy is shutting down"}
 )
-
-// upstreamHeader returns the headers of a translated upstream request:
-// built once per Handler and shared read-only (engines never modify a
-// Request). The client's own credentials are never among them.
-func (h *Handler) upstreamHeader(stream bool) http.Header {
-	if stream {
-		return h.hdrStream
-	}
-	return h.hdrUnary
-}
 
 // failSend reports a failed send: nothing when the client is gone (it
 // cannot hear it), the mapped error otherwise.

@@ -59,8 +59,10 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	if method == http.MethodPost && hd["Content-Type"] == nil {
 		hd["Content-Type"] = []string{"application/json"}
 	}
-	if h.auth != "" {
-		hd["Authorization"] = []string{h.auth}
+	if len(h.ring.keys) > 0 {
+		// The first key's, shared read-only: send copies the map when a
+		// try takes another key.
+		hd["Authorization"] = h.ring.keys[0].auth
 	}
 
 	ctx, cancel := h.requestContext(r.Context(), rs.stream)
