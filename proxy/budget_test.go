@@ -295,21 +295,7 @@ func TestStopEndsBudgetWait(t *testing.T) {
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
 	}, nil)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	firstc := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", pr)
-		req.ContentLength = int64(len(streamBody))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		firstc <- err
-	}()
-	pw.Write([]byte(streamBody[:len(streamBody)/2])) // returns once the handler reads it: the budget is held
+	finish := halfSent(t, r.URL) // holds the budget
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
 	for r.Metrics.Snapshot().Requests.BufferWaits == 0 {
@@ -325,9 +311,7 @@ func TestStopEndsBudgetWait(t *testing.T) {
 	if n := up.seen.Load(); n != 0 {
 		t.Fatalf("upstream saw %d requests, want 0", n)
 	}
-	pw.Write([]byte(streamBody[len(streamBody)/2:]))
-	pw.Close()
-	<-firstc
+	finish()
 }
 
 // TestStopEndsSlotWait: the same for a request queued for a slot
@@ -339,21 +323,7 @@ func TestStopEndsSlotWait(t *testing.T) {
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
 	}, nil)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	firstc := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", pr)
-		req.ContentLength = int64(len(streamBody))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		firstc <- err
-	}()
-	pw.Write([]byte(streamBody[:len(streamBody)/2])) // the first holds the only slot
+	finish := halfSent(t, r.URL) // holds the only slot
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
 	for !strings.Contains(goroutines(), "(*Handler).takeSlot") {
@@ -366,9 +336,7 @@ func TestStopEndsSlotWait(t *testing.T) {
 	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
 		t.Fatal("the request queued for a slot was not answered after Stop")
 	}
-	pw.Write([]byte(streamBody[len(streamBody)/2:]))
-	pw.Close()
-	<-firstc
+	finish()
 }
 
 // goroutines is the stacks of every goroutine, one line per frame.
@@ -376,4 +344,32 @@ func goroutines() string {
 	var b strings.Builder
 	pprof.Lookup("goroutine").WriteTo(&b, 1)
 	return b.String()
+}
+
+// halfSent starts a streamBody request to url whose client sends half
+// its body and stops, so that it holds its slot and its share of the body
+// budget (Stop does not cut a body still arriving). It returns once the
+// handler has read that half; finish sends the rest and waits for the
+// answer.
+func halfSent(t *testing.T, url string) (finish func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() }) // a test that fails early still ends the request
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", pr)
+		req.ContentLength = int64(len(streamBody))
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	pw.Write([]byte(streamBody[:len(streamBody)/2])) // returns once the handler reads it
+	return func() {
+		pw.Write([]byte(streamBody[len(streamBody)/2:]))
+		pw.Close()
+		<-done
+	}
 }
