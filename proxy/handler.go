@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -157,6 +158,18 @@ type Handler struct {
 // Stop makes running streams end now with an error event and refuses new
 // requests. Call it when the shutdown grace period is over.
 func (h *Handler) Stop() { h.stopFunc() }
+
+// stopScope marks a context that Stop cancels: the value is the Handler.
+type stopScope struct{}
+
+// BaseContext is for http.Server.BaseContext: the requests of a server
+// built with it derive from Stop's context, so Stop reaches them without
+// each request registering with it (a context and a callback each, and a
+// lock every request shares). A Handler served without it still ends its
+// requests on Stop, at that cost.
+func (h *Handler) BaseContext(net.Listener) context.Context {
+	return context.WithValue(h.stopCtx, stopScope{}, h)
+}
 
 // New validates cfg and builds a Handler.
 func New(cfg Config) (*Handler, error) {

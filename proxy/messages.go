@@ -116,14 +116,23 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 
 // requestContext derives the upstream request's context: cancelled when
 // the client goes away, when Stop is called, and (streams) after
-// MaxStreamDuration.
+// MaxStreamDuration. Under BaseContext the request's own context already
+// ends on Stop (and when the handler returns), so a unary request uses it
+// as it is and a stream adds only its own cancel.
 func (h *Handler) requestContext(parent context.Context, stream bool) (context.Context, context.CancelFunc) {
+	underStop := parent.Value(stopScope{}) == h
+	if underStop && !stream {
+		return parent, func() {}
+	}
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if stream && h.cfg.MaxStreamDuration > 0 {
 		ctx, cancel = context.WithTimeoutCause(parent, h.cfg.MaxStreamDuration, errStreamTooLong)
 	} else {
 		ctx, cancel = context.WithCancel(parent)
+	}
+	if underStop {
+		return ctx, cancel
 	}
 	stop := context.AfterFunc(h.stopCtx, func() { cancel() })
 	return ctx, func() { stop(); cancel() }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,6 +34,14 @@ type shutdownRig struct {
 
 func newShutdownRig(t *testing.T, engName string, uo fakeupstream.Options) *shutdownRig {
 	t.Helper()
+	return newShutdownRigBase(t, engName, uo, true)
+}
+
+// newShutdownRigBase is newShutdownRig with or without the Handler's
+// BaseContext on the server (without: Stop reaches each request through
+// the context it registers).
+func newShutdownRigBase(t *testing.T, engName string, uo fakeupstream.Options, baseContext bool) *shutdownRig {
+	t.Helper()
 	up, err := fakeupstream.Start(uo)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +67,9 @@ func newShutdownRig(t *testing.T, engName string, uo fakeupstream.Options) *shut
 	}
 	r := &shutdownRig{URL: "http://" + ln.Addr().String(), Up: up, H: h, eng: eng, errc: make(chan error, 1),
 		Srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	if baseContext {
+		r.Srv.BaseContext = h.BaseContext
+	}
 	go func() { r.errc <- r.Srv.Serve(ln) }()
 	t.Cleanup(func() {
 		r.Srv.Close()
@@ -206,5 +218,52 @@ func TestShutdownGraceOver(t *testing.T) {
 				t.Fatalf("a request after Stop reached the upstream (%d requests)", got)
 			}
 		})
+	}
+}
+
+// TestStopEndsUnaryRequests: Stop ends a unary request that waits for a
+// slow upstream, on /v1/messages and on the passthrough route, whether the
+// server derives its requests from the Handler's BaseContext (as
+// cmd/ccproxy does) or not: the client gets 503 overloaded_error at once,
+// not the upstream's answer 30 s later, and the upstream sees the cancel.
+func TestStopEndsUnaryRequests(t *testing.T) {
+	routes := []struct{ name, path, body string }{
+		{"messages", "/v1/messages", strings.Replace(streamBody, `"stream":true`, `"stream":false`, 1)},
+		{"passthrough", "/v1/chat/completions", `{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`},
+	}
+	for _, eng := range engines() {
+		for _, base := range []bool{true, false} {
+			for _, rt := range routes {
+				t.Run(fmt.Sprintf("%s/base=%v/%s", eng, base, rt.name), func(t *testing.T) {
+					r := newShutdownRigBase(t, eng, fakeupstream.Options{HeaderDelay: 30 * time.Second}, base)
+					type answer struct {
+						resp *http.Response
+						err  error
+					}
+					got := make(chan answer, 1)
+					go func() {
+						req, _ := http.NewRequest(http.MethodPost, r.URL+rt.path, strings.NewReader(rt.body))
+						req.Header.Set("Content-Type", "application/json")
+						resp, err := http.DefaultClient.Do(req)
+						got <- answer{resp, err}
+					}()
+					eventually(t, func() bool { return r.Up.Stats().Requests == 1 },
+						func() string { return "the request never reached the upstream" })
+					r.H.Stop()
+					var a answer
+					select {
+					case a = <-got:
+					case <-time.After(10 * time.Second):
+						t.Fatal("the unary request did not end after Stop")
+					}
+					if a.err != nil {
+						t.Fatal(a.err)
+					}
+					wantOverloaded(t, a.resp, http.StatusServiceUnavailable)
+					eventually(t, func() bool { return r.Up.Stats().Canceled == 1 },
+						func() string { return "the upstream never saw the cancel" })
+				})
+			}
+		}
 	}
 }

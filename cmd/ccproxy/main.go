@@ -116,6 +116,7 @@ func run() error {
 	protos.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
 		Handler:           h,
+		BaseContext:       h.BaseContext, // Stop reaches every request through it
 		Protocols:         &protos,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
