@@ -41,8 +41,8 @@ const (
 	DefaultReplyBytes = 400
 )
 
-// Options configure the server. All fields but Protocol and Addr can be
-// changed at run time with SetOptions.
+// Options configure the server. All fields but Protocol, Addr and Control
+// can be changed at run time with SetOptions.
 type Options struct {
 	// Protocol defaults to H1.
 	Protocol Protocol
@@ -71,6 +71,11 @@ type Options struct {
 	// with a tool call: benchmarks use it so a tool-bearing Claude Code turn
 	// streams the full chunk count.
 	TextOnly bool
+	// Control serves the control endpoints under ControlPrefix (options,
+	// stats, last request: see control.go), through which a parent process
+	// drives a child it spawned (Spawn). Off, those paths are 404 like any
+	// unknown path.
+	Control bool
 	// Logger receives debug lines about requests and server errors.
 	Logger zerolog.Logger
 }
@@ -143,6 +148,7 @@ type Server struct {
 	URL string
 
 	proto    Protocol
+	control  bool // Options.Control, fixed at Start
 	ln       net.Listener
 	srv      *http.Server
 	ca       *authority
@@ -170,7 +176,7 @@ func Start(opts Options) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{proto: opts.Protocol, closed: make(chan struct{})}
+	s := &Server{proto: opts.Protocol, control: opts.Control, closed: make(chan struct{})}
 	o := opts
 	s.opts.Store(&o)
 	s.rec.init(recordRing)
@@ -199,6 +205,9 @@ func Start(opts Options) (*Server, error) {
 			}
 		},
 		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000},
+	}
+	if opts.Control {
+		srv.ConnContext = withConnState
 	}
 	switch opts.Protocol {
 	case H2C:
@@ -307,20 +316,28 @@ func (s *Server) Options() Options { return *s.opts.Load() }
 
 // SetOptions changes behaviour at run time; fn edits a copy of the current
 // options, which then applies to requests that start afterwards. Changes to
-// Protocol and Addr are ignored. Safe for concurrent use.
+// Protocol, Addr and Control are ignored; invalid options (an unknown
+// compression) are logged and ignored. Safe for concurrent use.
 func (s *Server) SetOptions(fn func(*Options)) {
+	if err := s.setOptions(fn); err != nil {
+		s.logger().Error().Err(err).Msg("fakeupstream: SetOptions ignored")
+	}
+}
+
+// setOptions is SetOptions returning the validation error.
+func (s *Server) setOptions(fn func(*Options)) error {
 	s.optsMu.Lock()
 	defer s.optsMu.Unlock()
 	o := *s.opts.Load()
 	fn(&o)
 	cur := s.opts.Load()
-	o.Protocol, o.Addr = cur.Protocol, cur.Addr
+	o.Protocol, o.Addr, o.Control = cur.Protocol, cur.Addr, cur.Control
 	o.normalize()
 	if err := o.validate(); err != nil {
-		s.logger().Error().Err(err).Msg("fakeupstream: SetOptions ignored")
-		return
+		return err
 	}
 	s.opts.Store(&o)
+	return nil
 }
 
 // Stats returns a snapshot of the counters.

@@ -43,6 +43,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.handlers.Done()
+	if s.control {
+		if strings.HasPrefix(r.URL.Path, ControlPrefix) {
+			s.serveControl(w, r)
+			return
+		}
+		markConn(r, connClient)
+	}
 	s.stats.request(r.Proto)
 
 	bufp := s.getBuf()
