@@ -96,7 +96,7 @@ func (r *Report) Markdown() string {
 }
 
 // improvement compares the best configuration that is neither the baseline
-// nor a reference (Direct, Hop) with the baseline: "3.2x (fasthttp)" means
+// nor a reference (Direct, DirectInProc, Hop) with the baseline: "3.2x (fasthttp)" means
 // fasthttp is 3.2 times better than naive on this metric. Empty when either side is missing, or when any
 // value is zero or negative (differences such as added latency can be):
 // a ratio of those means nothing.
@@ -112,7 +112,7 @@ func (r *Report) improvement(mt Metric) string {
 	}
 	best, bestName := math.NaN(), ""
 	for _, c := range r.Configs {
-		if c.Name == Baseline || c.Name == Direct || c.Name == Hop {
+		if c.Name == Baseline || c.Name == Direct || c.Name == DirectInProc || c.Name == Hop {
 			continue
 		}
 		v, ok := mt.Values[c.Name]

@@ -16,8 +16,9 @@ type Report struct {
 	Meta Meta `json:"meta"`
 	// Configs lists the configurations in column order. The first one named
 	// Baseline (if present) is the "before" of the improvement column;
-	// the ones named Direct (the physical limit) and Hop (a bare Go
-	// reverse proxy, the cost of any proxy process) are references and
+	// the ones named Direct (the physical limit), DirectInProc (the same
+	// with the upstream inside the load client's process) and Hop (a bare
+	// Go reverse proxy, the cost of any proxy process) are references and
 	// never "improve".
 	Configs []Config `json:"configs"`
 	// Metrics are the table rows, in order.
@@ -38,7 +39,11 @@ type Report struct {
 const (
 	Baseline = "naive"
 	Direct   = "direct"
-	Hop      = "hop"
+	// DirectInProc is direct with the fake upstream inside the load
+	// client's process: no process boundary, faster than any real
+	// client/upstream pair (the "direct" of earlier runs).
+	DirectInProc = "direct-inproc"
+	Hop          = "hop"
 )
 
 // Meta describes the machine and the run.

@@ -13,13 +13,14 @@ import (
 func sample() *Report {
 	r := &Report{
 		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1},
-		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Hop}, {Name: Direct}},
+		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Hop}, {Name: Direct}, {Name: DirectInProc}},
 	}
 	r.Set("W2 throughput", "req/s", false, 0, Baseline, 1000)
 	r.Set("W2 throughput", "req/s", false, 0, "nethttp-h1", 2000)
 	r.Set("W2 throughput", "req/s", false, 0, "fasthttp", 2500)
-	r.Set("W2 throughput", "req/s", false, 0, Hop, 4000)    // a reference: never the "best"
-	r.Set("W2 throughput", "req/s", false, 0, Direct, 9000) // never the "best"
+	r.Set("W2 throughput", "req/s", false, 0, Hop, 4000)           // a reference: never the "best"
+	r.Set("W2 throughput", "req/s", false, 0, Direct, 9000)        // never the "best"
+	r.Set("W2 throughput", "req/s", false, 0, DirectInProc, 12000) // never the "best"
 	r.Set("p50 latency", "ms", true, 3, Baseline, 2)
 	r.Set("p50 latency", "ms", true, 3, "nethttp-h1", 0.5)
 	r.Set("p50 latency", "ms", true, 3, Hop, 0.1)
@@ -28,6 +29,7 @@ func sample() *Report {
 	r.Set("added", "µs", true, 0, "fasthttp", -20)
 	r.SetRounds("W2 throughput", "fasthttp", []float64{2400, 2600, 2500})
 	r.SetRounds("W2 throughput", Direct, []float64{9100, 8900, 9000})
+	r.SetRounds("W2 throughput", DirectInProc, []float64{11000, 13200, 12000})
 	r.SetRounds("no such row", "fasthttp", []float64{1})
 	r.SetDistribution("W2 sequential", Baseline, Percentiles{P50: 900, P90: 1500, P99: 4000, P999: 9000, Max: 12000})
 	r.SetDistribution("W2 sequential", "fasthttp", Percentiles{P50: 300, P90: 500, P99: 800, P999: 1200, Max: 1500})
@@ -43,15 +45,15 @@ func TestMarkdownTableAndImprovement(t *testing.T) {
 	for _, want := range []string{
 		"2 CPUs, linux/amd64, go1.26.8",
 		"at start / end: 3.50 / 1.00 — **the machine was busy",
-		"| metric | naive | nethttp-h1 | fasthttp | hop | direct | improvement |",
-		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 4000 | 9000 | 2.50x (fasthttp) |",
-		"| p50 latency (ms) | 2.000 | 0.500 | – | 0.100 | – | 4.00x (nethttp-h1) |",
-		"| only some (MB) | – | – | 12.5 | – | – |  |",
-		"| added (µs) | 700 | – | -20 | – | – |  |",
+		"| metric | naive | nethttp-h1 | fasthttp | hop | direct | direct-inproc | improvement |",
+		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 4000 | 9000 | 12000 | 2.50x (fasthttp) |",
+		"| p50 latency (ms) | 2.000 | 0.500 | – | 0.100 | – | – | 4.00x (nethttp-h1) |",
+		"| only some (MB) | – | – | 12.5 | – | – | – |  |",
+		"| added (µs) | 700 | – | -20 | – | – | – |  |",
 		"| W2 vs direct | fasthttp | 0.60 x | ≥ 0.50 x | met |",
 		"| W2 CPU/req | fasthttp | 350.00 µs | ≤ 300.00 µs | **MISSED** |",
 		"Spread over the 3 interleaved rounds",
-		"| W2 throughput (req/s) | – | – | 2400–2600 | – | 8900–9100 | 8 % |",
+		"| W2 throughput (req/s) | – | – | 2400–2600 | – | 8900–9100 | 11000–13200 | 20 % |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q\n%s", want, md)
@@ -71,7 +73,7 @@ func TestSVGIsWellFormedAndHasEveryConfig(t *testing.T) {
 			t.Fatalf("svg is not well-formed XML: %v\n%s", err, svg)
 		}
 	}
-	for _, want := range []string{">naive<", ">fasthttp<", ">direct<", "W2 throughput", "W2 sequential", ">9000<"} {
+	for _, want := range []string{">naive<", ">fasthttp<", ">direct<", ">direct-inproc<", "W2 throughput", "W2 sequential", ">9000<"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("svg lacks %q", want)
 		}
