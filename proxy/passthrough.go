@@ -15,7 +15,11 @@ import (
 // passHeaders are the client request headers forwarded on the OpenAI
 // passthrough routes. Credentials are never among them: the upstream gets
 // ccproxy's own key.
-var passHeaders = [...]string{"Content-Type", "Accept", "Accept-Encoding", "OpenAI-Beta"}
+var passHeaders = [...]string{"Content-Type", "Accept", "Accept-Encoding", "Openai-Beta"} // canonical: they index http.Header
+
+// jsonContentType is the Content-Type a passthrough POST without one gets
+// (shared, never modified).
+var jsonContentType = []string{"application/json"}
 
 // servePassthrough forwards an OpenAI-shaped request unchanged (but for
 // credentials) and streams the answer back as it arrives. A client's own
@@ -52,12 +56,14 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	}
 	hd := make(http.Header, len(passHeaders)+1)
 	for _, k := range passHeaders {
-		if v := r.Header.Get(k); v != "" {
-			hd[k] = []string{v}
+		// The client's first value, shared read-only (capacity 1: an
+		// append copies): nothing is allocated per header.
+		if vs := r.Header[k]; len(vs) > 0 && vs[0] != "" {
+			hd[k] = vs[:1:1]
 		}
 	}
 	if method == http.MethodPost && hd["Content-Type"] == nil {
-		hd["Content-Type"] = []string{"application/json"}
+		hd["Content-Type"] = jsonContentType
 	}
 	if len(h.ring.keys) > 0 {
 		// The first key's, shared read-only: send copies the map when a
