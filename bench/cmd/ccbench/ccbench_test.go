@@ -45,6 +45,19 @@ func TestSelectConfigsAndRunOrder(t *testing.T) {
 	if len(cfgs[2].Env) != 0 || len(cfgs[3].Env) != 0 || !slices.Contains(cfgs[1].Env, "GOGC=200") {
 		t.Fatalf("-proxy-env goes to ccproxy configurations only: hop %v, direct %v, fasthttp %v", cfgs[2].Env, cfgs[3].Env, cfgs[1].Env)
 	}
+	inp, err := selectConfigs("fasthttp,direct-inproc,direct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if di := inp[1]; !di.InProc || !di.Direct || di.Targeted || di.Hop || di.Upstream != fakeupstream.H1 || !strings.Contains(di.Description, "no process boundary") {
+		t.Fatalf("direct-inproc must be an untargeted direct reference with an in-process H1 upstream: %+v", di)
+	}
+	if d := inp[2]; d.InProc || !d.Direct {
+		t.Fatalf("direct talks to the child upstream: %+v", d)
+	}
+	if order := runOrder(inp); order[0].Name != "direct-inproc" || order[1].Name != "direct" || order[2].Name != "fasthttp" {
+		t.Fatalf("both direct configurations run first: %v", order)
+	}
 	if _, err := selectConfigs(" , "); err == nil {
 		t.Fatal("empty selection accepted")
 	}
@@ -95,14 +108,14 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 4*time.Second || o.seq != 300 || o.rounds != 3 || !strings.Contains(o.configs, "fasthttp,hop,direct") || strings.Contains(o.configs, "h2c") {
+	if o.duration != 4*time.Second || o.seq != 300 || o.rounds != 3 || !strings.Contains(o.configs, "fasthttp,hop,direct,direct-inproc") || strings.Contains(o.configs, "h2c") {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	o, err = parseFlags([]string{"-full"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 15*time.Second || o.rounds != 5 || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct") {
+	if o.duration != 15*time.Second || o.rounds != 5 || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct,direct-inproc") {
 		t.Fatalf("full defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"-scenarios", "w2,nope"}); err == nil {
@@ -110,17 +123,20 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 }
 
-// TestHarnessEndToEnd builds the real ccproxy and the hop and runs a tiny
-// benchmark (three configurations, two scenarios) through them, checking
-// that the report files are written and carry measurements for each, and
-// the hop's reference rows.
+// TestHarnessEndToEnd builds the real ccproxy, the hop and the fake
+// upstream and runs a tiny benchmark (four configurations, four scenarios)
+// through them, checking that the report files are written and carry
+// measurements for each, the hop's reference rows, the rows against the
+// in-process direct, and that the stream scenario's pacing reached the
+// upstream child process.
 func TestHarnessEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs ccproxy")
 	}
 	out := t.TempDir()
-	o, err := parseFlags([]string{"-configs", "nethttp-h1,hop,direct", "-scenarios", "latency,w1,burst",
-		"-seq", "20", "-duration", "400ms", "-warmup", "100ms", "-c1", "4", "-rounds", "2", "-pprof=false", "-out", out})
+	o, err := parseFlags([]string{"-configs", "nethttp-h1,hop,direct,direct-inproc", "-scenarios", "latency,w1,burst,stream",
+		"-seq", "20", "-duration", "400ms", "-warmup", "100ms", "-c1", "4", "-rounds", "2", "-pprof=false", "-out", out,
+		"-ttft-delay", "20ms", "-chunk-interval", "1ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +169,11 @@ func TestHarnessEndToEnd(t *testing.T) {
 		"ccproxy peak RSS (before the open-streams run)/hop", w1OverHopRow + "/nethttp-h1", w1PerHopRow + "/nethttp-h1",
 		"W1 throughput / direct/nethttp-h1", "10 concurrent W2 requests, wall time (median)/nethttp-h1",
 		"upstream connections opened (all runs above)/nethttp-h1",
+		"W1 throughput, 4 connections/direct-inproc", "W2 latency p50, 1 connection/direct-inproc",
+		"upstream connections opened (all runs above)/direct", "upstream connections opened (all runs above)/direct-inproc",
+		"10 concurrent W2 requests, wall time (median)/direct-inproc",
+		w1RatioInProcRow + "/nethttp-h1", w1RatioInProcRow + "/hop", w1RatioInProcRow + "/direct",
+		w1AddedP50InProcRow + "/nethttp-h1", w2AddedP50InProcRow + "/direct",
 	} {
 		if !found[want] {
 			t.Errorf("report lacks a value for %s", want)
@@ -165,7 +186,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 		var cfgs []string
 		switch m.Name {
 		case "W1 throughput, 4 connections":
-			cfgs = []string{"nethttp-h1", "hop", "direct"}
+			cfgs = []string{"nethttp-h1", "hop", "direct", "direct-inproc"}
 		case "W1 ccproxy CPU per request":
 			cfgs = []string{"nethttp-h1", "hop"}
 		default:
@@ -198,8 +219,31 @@ func TestHarnessEndToEnd(t *testing.T) {
 			t.Errorf("the hop has no row of its own CPU over itself")
 		}
 	}
+	// The stream scenario paced the upstreams through SetOptions (the
+	// child's control surface): no first token before the 20 ms delay.
+	for _, m := range rep.Metrics {
+		if m.Name != "stream: time to first token p50 (upstream 20ms)" {
+			continue
+		}
+		for _, c := range []string{"nethttp-h1", "hop", "direct", "direct-inproc"} {
+			if v, ok := m.Values[c]; !ok || v < 20 {
+				t.Errorf("%s: time to first token %v ms; the upstream's 20 ms delay was not applied", c, v)
+			}
+		}
+	}
+	for _, m := range rep.Metrics {
+		if _, ok := m.Values["direct-inproc"]; ok && strings.Contains(m.Name, "in-process direct") {
+			t.Errorf("%s: direct-inproc against itself", m.Name)
+		}
+		if _, ok := m.Values["direct"]; ok && strings.Contains(m.Name, "vs direct") {
+			t.Errorf("%s: direct against itself", m.Name)
+		}
+	}
+	if !strings.Contains(string(md), "| direct-inproc |") || !strings.Contains(string(md), "Targets are checked against direct") {
+		t.Errorf("report.md lacks the direct-inproc column or the note on the two references:\n%s", md)
+	}
 	for _, tg := range rep.Targets {
-		if tg.Config == "hop" || tg.Config == "direct" {
+		if tg.Config == "hop" || tg.Config == "direct" || tg.Config == "direct-inproc" {
 			t.Errorf("references are not checked against targets: %+v", tg)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +20,10 @@ type benchConfig struct {
 	Upstream    fakeupstream.Protocol
 	Env         []string
 	Direct      bool
+	// InProc (with Direct) sends the load to a fake upstream inside
+	// ccbench's own process instead of the child process: the old
+	// baseline, kept as a reference.
+	InProc bool
 	// Hop runs bench/cmd/hop (a bare httputil.ReverseProxy) instead of
 	// ccproxy, driven with the direct workloads: a reference, not targeted.
 	Hop bool
@@ -47,7 +52,9 @@ func knownConfigs() []benchConfig {
 		{Name: report.Hop, Upstream: fakeupstream.H1, Hop: true,
 			Description: "reference: a bare Go httputil.ReverseProxy (bench/cmd/hop, HTTP/1.1, 256 idle connections) that translates nothing, sent the direct requests; its CPU and RSS are in the ccproxy rows: what any Go proxy process costs"},
 		{Name: report.Direct, Upstream: fakeupstream.H1, Direct: true,
-			Description: "load client straight at the fake upstream, no proxy (W2 sends the already-translated body): the physical limit"},
+			Description: "load client straight at the fake upstream (its own process, bench/cmd/fakeupstream), no proxy (W2 sends the already-translated body): the physical limit; the targets' reference"},
+		{Name: report.DirectInProc, Upstream: fakeupstream.H1, Direct: true, InProc: true,
+			Description: directInProcDescription},
 	}
 }
 
@@ -106,14 +113,55 @@ func addProxyEnv(cfgs []benchConfig, list string) error {
 	return nil
 }
 
-// upstreams holds one fake upstream per protocol in use.
+// directInProcDescription describes the direct-inproc reference.
+const directInProcDescription = "reference, not targeted: the load client straight at an H1 fake upstream inside ccbench's own process: " +
+	"no process boundary, faster than any real client/upstream pair; the baseline (\"direct\") before " + inProcBaselineBefore
+
+// inProcBaselineBefore is the commit from which direct's upstream runs as
+// its own process.
+const inProcBaselineBefore = "the fake upstream ran as its own process"
+
+// upstream is a fake upstream the harness drives: a child process
+// (*fakeupstream.Child, every configuration's) or, for direct-inproc, one
+// inside ccbench (inproc).
+type upstream interface {
+	// URL is the base URL without /v1.
+	URL() string
+	Addr() string
+	CAPEM() []byte
+	SetOptions(fn func(*fakeupstream.Options)) error
+	Stats() (fakeupstream.Stats, error)
+	LastRequest() (fakeupstream.Recorded, error)
+	Close()
+}
+
+// inproc is a fake upstream in ccbench's own process (direct-inproc).
+type inproc struct{ s *fakeupstream.Server }
+
+func (u inproc) URL() string   { return u.s.URL }
+func (u inproc) Addr() string  { return u.s.Addr() }
+func (u inproc) CAPEM() []byte { return u.s.CAPEM() }
+func (u inproc) Close()        { u.s.Close() }
+func (u inproc) SetOptions(fn func(*fakeupstream.Options)) error {
+	u.s.SetOptions(fn)
+	return nil
+}
+func (u inproc) Stats() (fakeupstream.Stats, error)           { return u.s.Stats(), nil }
+func (u inproc) LastRequest() (fakeupstream.Recorded, error) { return u.s.LastRequest(), nil }
+
+// upstreams holds one fake upstream child process per protocol in use,
+// and the in-process one when direct-inproc is selected.
 type upstreams struct {
-	byProto map[fakeupstream.Protocol]*fakeupstream.Server
+	byProto map[fakeupstream.Protocol]upstream
+	inproc  upstream // nil unless a configuration is InProc
 	caFile  string
 }
 
-func startUpstreams(cfgs []benchConfig, tmp string, opts fakeupstream.Options) (*upstreams, error) {
-	u := &upstreams{byProto: map[fakeupstream.Protocol]*fakeupstream.Server{}}
+// startUpstreams spawns bin (bench/cmd/fakeupstream) once per protocol the
+// configurations need (H1 always: the W2 capture and direct), and starts
+// the in-process H1 upstream when a configuration is InProc.
+func startUpstreams(cfgs []benchConfig, tmp, bin string, opts fakeupstream.Options) (*upstreams, error) {
+	u := &upstreams{byProto: map[fakeupstream.Protocol]upstream{}}
 	need := map[fakeupstream.Protocol]bool{fakeupstream.H1: true} // W2 capture and direct
 	for _, c := range cfgs {
 		need[c.Upstream] = true
@@ -124,34 +172,68 @@ func startUpstreams(cfgs []benchConfig, tmp string, opts fakeupstream.Options) (
 		}
 		o := opts
 		o.Protocol = p
-		s, err := fakeupstream.Start(o)
+		ch, err := fakeupstream.Spawn(bin, o)
 		if err != nil {
 			u.Close()
 			return nil, fmt.Errorf("start %s upstream: %w", p, err)
 		}
-		u.byProto[p] = s
+		u.byProto[p] = ch
 		if p == fakeupstream.TLS {
 			u.caFile = filepath.Join(tmp, "upstream-ca.pem")
-			if err := os.WriteFile(u.caFile, s.CAPEM(), 0o644); err != nil {
+			if err := os.WriteFile(u.caFile, ch.CAPEM(), 0o644); err != nil {
 				u.Close()
 				return nil, err
 			}
 		}
 	}
+	if slices.ContainsFunc(cfgs, func(c benchConfig) bool { return c.InProc }) {
+		o := opts
+		o.Protocol = fakeupstream.H1
+		s, err := fakeupstream.Start(o)
+		if err != nil {
+			u.Close()
+			return nil, fmt.Errorf("start the in-process upstream: %w", err)
+		}
+		u.inproc = inproc{s}
+	}
 	return u, nil
 }
 
-// SetOptions applies fn to every upstream.
-func (u *upstreams) SetOptions(fn func(*fakeupstream.Options)) {
-	for _, s := range u.byProto {
-		s.SetOptions(fn)
+// forConfig returns the upstream configuration c talks to (nil if none).
+func (u *upstreams) forConfig(c benchConfig) upstream {
+	if c.InProc {
+		return u.inproc
 	}
+	return u.byProto[c.Upstream]
 }
 
-// Close stops every upstream.
+// all returns every upstream.
+func (u *upstreams) all() []upstream {
+	var out []upstream
+	for _, p := range []fakeupstream.Protocol{fakeupstream.H1, fakeupstream.H2C, fakeupstream.TLS} {
+		if up := u.byProto[p]; up != nil {
+			out = append(out, up)
+		}
+	}
+	if u.inproc != nil {
+		out = append(out, u.inproc)
+	}
+	return out
+}
+
+// SetOptions applies fn to every upstream.
+func (u *upstreams) SetOptions(fn func(*fakeupstream.Options)) error {
+	var errs []error
+	for _, up := range u.all() {
+		errs = append(errs, up.SetOptions(fn))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops every upstream (the child processes exit).
 func (u *upstreams) Close() {
-	for _, s := range u.byProto {
-		s.Close()
+	for _, up := range u.all() {
+		up.Close()
 	}
 }
 

@@ -24,6 +24,7 @@ type harness struct {
 	root, tmp  string
 	bin        string
 	hopBin     string // bench/cmd/hop, built when a hop configuration is selected
+	upBin      string // bench/cmd/fakeupstream, run once per upstream protocol
 	logLevel   string
 	ups        *upstreams
 	fixture    []byte
@@ -47,7 +48,9 @@ type configResult struct {
 	openStreamsRSS float64 // MB
 	proc           *proxyProc
 	stopped        bool // proc was stopped
-	up             *fakeupstream.Server
+	up             upstream
+	// upErr is the first failure to read the upstream's stats (counted).
+	upErr error
 	work           workloads
 	cl             *load.Client
 	// The interleaved rounds' slices: 1-connection sequential and
@@ -110,7 +113,11 @@ func run(ctx context.Context, o options, args []string) error {
 			return err
 		}
 	}
-	if h.ups, err = startUpstreams(cfgs, tmp, fakeupstream.Options{Chunks: o.chunks, TextOnly: true}); err != nil {
+	h.prog.Printf("building ./bench/cmd/fakeupstream ...\n")
+	if err := h.buildUpstream(ctx); err != nil {
+		return err
+	}
+	if h.ups, err = startUpstreams(cfgs, tmp, h.upBin, fakeupstream.Options{Chunks: o.chunks, TextOnly: true}); err != nil {
 		return err
 	}
 	defer h.ups.Close()
@@ -193,6 +200,17 @@ func (h *harness) buildHop(ctx context.Context) error {
 		return err
 	}
 	h.hopBin = bin
+	return nil
+}
+
+// buildUpstream builds bench/cmd/fakeupstream (the fake upstream, run as
+// child processes) into the harness's temp directory.
+func (h *harness) buildUpstream(ctx context.Context) error {
+	bin, err := ccproc.BuildPackage(ctx, h.root, h.tmp, "./bench/cmd/fakeupstream", "")
+	if err != nil {
+		return err
+	}
+	h.upBin = bin
 	return nil
 }
 

@@ -51,7 +51,7 @@ func post(t *testing.T, ctx context.Context, url string, body []byte) (int, stri
 
 // TestHopPassesThroughIntact builds bench/cmd/hop and starts it through
 // the harness's own code path (buildHop, startChild) in front of a fake
-// upstream, then checks that W1 and a W2 stream reach the upstream and
+// upstream child process (buildUpstream, startUpstreams), then checks that W1 and a W2 stream reach the upstream and
 // come back byte for byte as they do direct, that 500 streams in a row
 // arrive whole, and that streamed events are flushed one by one.
 func TestHopPassesThroughIntact(t *testing.T) {
@@ -73,12 +73,15 @@ func TestHopPassesThroughIntact(t *testing.T) {
 	if err := h.buildHop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h.ups, err = startUpstreams(hopCfg, h.tmp, fakeupstream.Options{Chunks: 20, TextOnly: true}); err != nil {
+	if err := h.buildUpstream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.ups, err = startUpstreams(hopCfg, h.tmp, h.upBin, fakeupstream.Options{Chunks: 20, TextOnly: true}); err != nil {
 		t.Fatal(err)
 	}
 	defer h.ups.Close()
 	up := h.ups.byProto[fakeupstream.H1]
-	p, w, err := h.startChild(ctx, c, up.URL, "hop.log", true)
+	p, w, err := h.startChild(ctx, c, up.URL(), "hop.log", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func TestHopPassesThroughIntact(t *testing.T) {
 	if !strings.HasPrefix(w.W2.URL, p.URL+"/v1/chat/completions") || !bytes.Equal(w.W2.Body, h.translated) || !bytes.Equal(w.W1.Body, w1Body) {
 		t.Fatalf("the hop must be driven with the direct workloads: W2 %s (%d bytes), W1 %s", w.W2.URL, len(w.W2.Body), w.W1.URL)
 	}
-	direct := directWorkloads(up.URL, h.translated)
+	direct := directWorkloads(up.URL(), h.translated)
 
 	for _, tc := range []struct {
 		name        string
@@ -111,7 +114,10 @@ func TestHopPassesThroughIntact(t *testing.T) {
 		if n := bytes.Count(got, []byte("\n\n")); n != tc.events {
 			t.Fatalf("%s: %d SSE events; want %d", tc.name, n, tc.events)
 		}
-		rec := up.LastRequest()
+		rec, err := up.LastRequest()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if rec.Path != "/v1/chat/completions" || !bytes.Equal(rec.Body, tc.viaHop.Body) ||
 			rec.Header.Get("Authorization") != "Bearer bench-upstream-key" || rec.Proto != "HTTP/1.1" {
 			t.Fatalf("%s: upstream received %s %s %s (%d bytes, Authorization %q); want the request unchanged over HTTP/1.1",
@@ -135,8 +141,17 @@ func TestHopPassesThroughIntact(t *testing.T) {
 	// Flushing: the upstream sends its first event, then waits a minute.
 	// The event must reach the client at once, and the client going away
 	// must reach the upstream.
-	h.ups.SetOptions(func(o *fakeupstream.Options) { o.ChunkInterval = time.Minute })
-	canceled0 := up.Stats().Canceled
+	if err := h.ups.SetOptions(func(o *fakeupstream.Options) { o.ChunkInterval = time.Minute }); err != nil {
+		t.Fatal(err)
+	}
+	canceled := func() int64 {
+		st, err := up.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Canceled
+	}
+	canceled0 := canceled()
 	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 	req, err := http.NewRequestWithContext(sctx, http.MethodPost, w.W2.URL, bytes.NewReader(w.W2.Body))
 	if err != nil {
@@ -153,7 +168,7 @@ func TestHopPassesThroughIntact(t *testing.T) {
 	}
 	scancel()
 	resp.Body.Close()
-	for up.Stats().Canceled == canceled0 {
+	for canceled() == canceled0 {
 		if ctx.Err() != nil {
 			t.Fatal("the upstream never saw the client go away")
 		}

@@ -1,11 +1,15 @@
 // Command ccbench is ccproxy's end-to-end benchmark harness (`make bench`).
 //
-// It starts the project's fake OpenAI upstream in-process, builds and runs
+// It builds the project's fake OpenAI upstream (bench/cmd/fakeupstream) and
+// runs it as a child process per protocol, as a real upstream is never in
+// its client's process, builds and runs
 // ccproxy as a separate process once per configuration (naive net/http,
 // the tuned engines, HTTP/2), drives it over real loopback sockets with a
 // cheap load client, optionally through a delay relay that emulates a
 // network round-trip time, and compares every configuration with the load
-// client talking straight to the upstream ("direct") and through a bare Go
+// client talking straight to the upstream ("direct"; "direct-inproc" is the
+// same with an upstream inside ccbench, the baseline of earlier runs, kept
+// as a reference) and through a bare Go
 // reverse proxy that translates nothing ("hop", bench/cmd/hop). It measures
 // latency, throughput, streaming time to first token, proxy overhead, and
 // the ccproxy process's own CPU per request and peak RSS, checks the
@@ -62,7 +66,7 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("ccbench", flag.ContinueOnError)
 	fs.BoolVar(&o.full, "full", false, "bench-full: longer windows, more requests, all configurations including nethttp-h2c")
-	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
+	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct,direct-inproc; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ","))
 	fs.DurationVar(&o.duration, "duration", 0, "measured time of each throughput scenario per configuration, split over the rounds (default 4s, -full 15s)")
 	fs.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up before each round's throughput window")
@@ -111,9 +115,9 @@ func parseFlags(args []string) (options, error) {
 		}
 	}
 	if o.configs == "" {
-		o.configs = "naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct"
+		o.configs = "naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct,direct-inproc"
 		if o.full {
-			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,hop,direct"
+			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,hop,direct,direct-inproc"
 		}
 	}
 	for s := range strings.SplitSeq(o.scenarios, ",") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -40,8 +41,9 @@ func percentiles(s load.Summary) report.Percentiles {
 	return report.Percentiles{P50: usf(s.P50), P90: usf(s.P90), P99: usf(s.P99), P999: usf(s.P999), Max: usf(s.Max)}
 }
 
-// runOrder puts direct first: the through-proxy runs compare with it as
-// soon as they are measured (to decide whether to profile).
+// runOrder puts the direct configurations (direct, direct-inproc) first:
+// the through-proxy runs compare with direct as soon as they are measured
+// (to decide whether to profile).
 func runOrder(cfgs []benchConfig) []benchConfig {
 	out := slices.Clone(cfgs)
 	slices.SortStableFunc(out, func(a, b benchConfig) int {
@@ -61,15 +63,15 @@ func runOrder(cfgs []benchConfig) []benchConfig {
 // workload: a failing configuration stops here. The caller closes the
 // result.
 func (h *harness) startConfig(ctx context.Context, c benchConfig) (*configResult, error) {
-	up := h.ups.byProto[c.Upstream]
+	up := h.ups.forConfig(c)
 	if up == nil {
 		return nil, fmt.Errorf("no %s upstream", c.Upstream)
 	}
 	r := &configResult{cfg: c, up: up}
 	if c.Direct {
-		r.work = directWorkloads(up.URL, h.translated)
+		r.work = directWorkloads(up.URL(), h.translated)
 	} else {
-		p, w, err := h.startChild(ctx, c, up.URL, c.Name+".log", h.o.pprof)
+		p, w, err := h.startChild(ctx, c, up.URL(), c.Name+".log", h.o.pprof)
 		if err != nil {
 			return nil, err
 		}
@@ -108,11 +110,20 @@ func (r *configResult) close() {
 
 // counted runs fn and adds the upstream connections accepted meanwhile to
 // the configuration's count. Only one configuration sends load at a time,
-// so the shared upstream's accepts during fn are this configuration's.
+// so the shared upstream's accepts during fn are this configuration's (the
+// control connection through which a child upstream's stats are read is
+// not counted). A failure to read the stats is kept in upErr.
 func (r *configResult) counted(fn func()) {
-	c0 := r.up.Stats().ConnsAccepted
+	s0, err0 := r.up.Stats()
 	fn()
-	r.connsOpened += r.up.Stats().ConnsAccepted - c0
+	s1, err1 := r.up.Stats()
+	if err := errors.Join(err0, err1); err != nil {
+		if r.upErr == nil {
+			r.upErr = err
+		}
+		return
+	}
+	r.connsOpened += s1.ConnsAccepted - s0.ConnsAccepted
 }
 
 // runSolo measures, for one configuration on its own, the scenarios that
@@ -143,7 +154,11 @@ func (h *harness) runSolo(ctx context.Context, r *configResult) {
 			h.rep.Set("ccproxy peak RSS (before the open-streams run)", "MB", true, 1, c.Name, float64(peak)/(1<<20))
 		}
 	}
-	h.rep.Set("upstream connections opened (all runs above)", "", true, 0, c.Name, float64(r.connsOpened))
+	if r.upErr != nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: upstream connections not counted: %v", c.Name, firstLine(r.upErr.Error())))
+	} else {
+		h.rep.Set("upstream connections opened (all runs above)", "", true, 0, c.Name, float64(r.connsOpened))
+	}
 	if h.scen["open"] {
 		res := h.track(c.Name, fmt.Sprintf("W2 open loop %.0f/s", h.o.rate), func(p *load.Progress) load.Result {
 			return load.RunOpen(ctx, cl, r.work.W2, load.Open{Rate: h.o.rate, Duration: h.o.openDur, MaxInFlight: 512, Progress: p})
@@ -182,9 +197,23 @@ func (h *harness) hop() *configResult {
 	return nil
 }
 
+// direct returns the result of direct (the load client straight at the
+// upstream's child process: the targets' reference), nil when it did not
+// run.
 func (h *harness) direct() *configResult {
 	for _, r := range h.res {
-		if r.cfg.Direct {
+		if r.cfg.Direct && !r.cfg.InProc {
+			return r
+		}
+	}
+	return nil
+}
+
+// directInProc returns the result of direct-inproc (the upstream inside
+// ccbench), nil when it did not run.
+func (h *harness) directInProc() *configResult {
+	for _, r := range h.res {
+		if r.cfg.InProc {
 			return r
 		}
 	}
@@ -263,10 +292,13 @@ func (h *harness) heapProfile(ctx context.Context, c benchConfig, r *configResul
 // with an upstream that takes ttft-delay to its first chunk and
 // chunk-interval between chunks.
 func (h *harness) streamScenario(ctx context.Context, c benchConfig, r *configResult, cl *load.Client) {
-	h.ups.SetOptions(func(o *fakeupstream.Options) {
+	defer h.resetPacing(c.Name, "stream")
+	if err := h.ups.SetOptions(func(o *fakeupstream.Options) {
 		o.FirstChunkDelay, o.ChunkInterval = h.o.ttftDelay, h.o.chunkEvery
-	})
-	defer h.ups.SetOptions(func(o *fakeupstream.Options) { o.FirstChunkDelay, o.ChunkInterval = 0, 0 })
+	}); err != nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: stream scenario not measured: pacing the upstream: %v", c.Name, firstLine(err.Error())))
+		return
+	}
 	n := int64(15)
 	if h.o.full {
 		n = 100
@@ -278,6 +310,14 @@ func (h *harness) streamScenario(ctx context.Context, c benchConfig, r *configRe
 	h.rep.Set(fmt.Sprintf("stream: time to first token p50 (upstream %v)", h.o.ttftDelay), "ms", true, 3, c.Name, ms(res.FirstToken.P50))
 	h.rep.Set(fmt.Sprintf("stream: gap between events p50 (upstream %v)", h.o.chunkEvery), "ms", true, 3, c.Name, ms(res.Gap.P50))
 	h.rep.Set(fmt.Sprintf("stream: gap between events p99 (upstream %v)", h.o.chunkEvery), "ms", true, 3, c.Name, ms(res.Gap.P99))
+}
+
+// resetPacing takes the stream and memory scenarios' delays off every
+// upstream; a failure is noted (later figures would be paced).
+func (h *harness) resetPacing(config, scen string) {
+	if err := h.ups.SetOptions(func(o *fakeupstream.Options) { o.FirstChunkDelay, o.ChunkInterval = 0, 0 }); err != nil {
+		h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: after the %s scenario the upstream's pacing was not reset: %v", config, scen, firstLine(err.Error())))
+	}
 }
 
 // rttScenario puts a delay relay between ccproxy (or, for direct, the load
@@ -337,8 +377,10 @@ func (h *harness) rttScenario(ctx context.Context, c benchConfig, r *configResul
 func (h *harness) memoryScenario(ctx context.Context, c benchConfig, r *configResult) error {
 	const streamLife = 8 * time.Second
 	every := streamLife / time.Duration(max(h.w2Events, 1))
-	h.ups.SetOptions(func(o *fakeupstream.Options) { o.ChunkInterval = every })
-	defer h.ups.SetOptions(func(o *fakeupstream.Options) { o.ChunkInterval = 0 })
+	defer h.resetPacing(c.Name, "memory")
+	if err := h.ups.SetOptions(func(o *fakeupstream.Options) { o.ChunkInterval = every }); err != nil {
+		return fmt.Errorf("pacing the upstream: %w", err)
+	}
 	idle, _, err := r.proc.Memory()
 	if err != nil {
 		return err
@@ -419,30 +461,15 @@ loop:
 }
 
 // derive adds the rows computed from several configurations (overhead
-// and ratios vs direct, CPU over the bare hop) and the target checks.
+// and ratios vs direct and vs direct-inproc, CPU over the bare hop) and the
+// target checks (against direct only).
 func (h *harness) derive() {
 	h.deriveOverHop()
+	h.deriveVsDirect()
 	d := h.direct()
 	for _, rc := range h.rep.Configs {
 		r := h.res[rc.Name]
-		if r == nil || r.cfg.Direct || d == nil {
-			continue
-		}
-		if r.w2Seq.N > 0 && d.w2Seq.N > 0 {
-			h.rep.Set("W2 added latency p50 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w2Seq.P50-d.w2Seq.P50))
-			h.rep.Set("W2 added latency p99 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w2Seq.P99-d.w2Seq.P99))
-		}
-		if r.w1Seq.N > 0 && d.w1Seq.N > 0 {
-			h.rep.Set("W1 added latency p50 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w1Seq.P50-d.w1Seq.P50))
-			h.rep.Set("W1 added latency p99 vs direct, 1 connection", "µs", true, 0, rc.Name, usf(r.w1Seq.P99-d.w1Seq.P99))
-		}
-		if r.w2RPS > 0 && d.w2RPS > 0 {
-			h.rep.Set("W2 throughput / direct", "x", false, 2, rc.Name, r.w2RPS/d.w2RPS)
-		}
-		if r.w1RPS > 0 && d.w1RPS > 0 {
-			h.rep.Set("W1 throughput / direct", "x", false, 2, rc.Name, r.w1RPS/d.w1RPS)
-		}
-		if !r.cfg.Targeted {
+		if r == nil || r.cfg.Direct || d == nil || !r.cfg.Targeted {
 			continue
 		}
 		add := func(name string, v, lim float64, atLeast bool, unit string, ok bool) {
@@ -458,6 +485,146 @@ func (h *harness) derive() {
 		add("W1 added p50 latency, 1 conn", usf(r.w1Seq.P50-d.w1Seq.P50), targetAddedP50, false, "µs", r.w1Seq.N > 0 && d.w1Seq.N > 0)
 		add(fmt.Sprintf("RSS with %d open streams, settled", h.o.streams), r.openStreamsRSS, targetStreamsRSS, false, "MB", r.openStreamsRSS > 0)
 	}
+}
+
+// Labels of the rows against direct-inproc.
+const (
+	w2AddedP50InProcRow = "W2 added latency p50 vs in-process direct, 1 connection"
+	w1AddedP50InProcRow = "W1 added latency p50 vs in-process direct, 1 connection"
+	w2RatioInProcRow    = "W2 throughput / in-process direct"
+	w1RatioInProcRow    = "W1 throughput / in-process direct"
+)
+
+// vsRow is a row computed from a configuration and a reference.
+type vsRow struct {
+	name, unit string
+	lower      bool
+	decimals   int
+	inProc     bool // against direct-inproc, else against direct
+	value      func(r, ref *configResult) (float64, bool)
+}
+
+func addedP50(w2 bool) func(r, ref *configResult) (float64, bool) {
+	return func(r, ref *configResult) (float64, bool) {
+		a, b := r.w1Seq, ref.w1Seq
+		if w2 {
+			a, b = r.w2Seq, ref.w2Seq
+		}
+		return usf(a.P50 - b.P50), a.N > 0 && b.N > 0
+	}
+}
+
+func addedP99(w2 bool) func(r, ref *configResult) (float64, bool) {
+	return func(r, ref *configResult) (float64, bool) {
+		a, b := r.w1Seq, ref.w1Seq
+		if w2 {
+			a, b = r.w2Seq, ref.w2Seq
+		}
+		return usf(a.P99 - b.P99), a.N > 0 && b.N > 0
+	}
+}
+
+func ratio(w2 bool) func(r, ref *configResult) (float64, bool) {
+	return func(r, ref *configResult) (float64, bool) {
+		a, b := r.w1RPS, ref.w1RPS
+		if w2 {
+			a, b = r.w2RPS, ref.w2RPS
+		}
+		return a / b, a > 0 && b > 0
+	}
+}
+
+// vsRows are the rows against a direct reference, in table order: each
+// row against direct-inproc follows its row against direct.
+var vsRows = []vsRow{
+	{"W2 added latency p50 vs direct, 1 connection", "µs", true, 0, false, addedP50(true)},
+	{w2AddedP50InProcRow, "µs", true, 0, true, addedP50(true)},
+	{"W2 added latency p99 vs direct, 1 connection", "µs", true, 0, false, addedP99(true)},
+	{"W1 added latency p50 vs direct, 1 connection", "µs", true, 0, false, addedP50(false)},
+	{w1AddedP50InProcRow, "µs", true, 0, true, addedP50(false)},
+	{"W1 added latency p99 vs direct, 1 connection", "µs", true, 0, false, addedP99(false)},
+	{"W2 throughput / direct", "x", false, 2, false, ratio(true)},
+	{w2RatioInProcRow, "x", false, 2, true, ratio(true)},
+	{"W1 throughput / direct", "x", false, 2, false, ratio(false)},
+	{w1RatioInProcRow, "x", false, 2, true, ratio(false)},
+}
+
+// deriveVsDirect adds the rows against direct (every configuration but the
+// two direct ones) and against direct-inproc (every configuration but
+// itself, direct included: what the process boundary costs), row by row so
+// that their order does not depend on the configurations', and the note
+// comparing the two references for the best configuration.
+func (h *harness) deriveVsDirect() {
+	d, di := h.direct(), h.directInProc()
+	for _, row := range vsRows {
+		ref := d
+		if row.inProc {
+			ref = di
+		}
+		if ref == nil {
+			continue
+		}
+		for _, rc := range h.rep.Configs {
+			r := h.res[rc.Name]
+			if r == nil || r == ref || r.cfg.InProc || (!row.inProc && r.cfg.Direct) {
+				continue
+			}
+			if v, ok := row.value(r, ref); ok {
+				h.rep.Set(row.name, row.unit, row.lower, row.decimals, rc.Name, v)
+			}
+		}
+	}
+	if n := h.inProcNote(d, di); n != "" {
+		h.rep.Notes = append(h.rep.Notes, n)
+	}
+}
+
+// inProcNote is the sentence saying that the targets are checked against
+// direct, with the best configuration's figures against both references
+// ("" unless both ran and a targeted configuration has a ratio).
+func (h *harness) inProcNote(d, di *configResult) string {
+	if d == nil || di == nil {
+		return ""
+	}
+	// The best is the targeted configuration with the most W2 req/s (W1
+	// when W2 was not measured).
+	score := func(r *configResult) float64 {
+		if d.w2RPS > 0 {
+			return r.w2RPS
+		}
+		return r.w1RPS
+	}
+	var best *configResult
+	for _, rc := range h.rep.Configs {
+		if r := h.res[rc.Name]; r != nil && r.cfg.Targeted && score(r) > 0 && (best == nil || score(r) > score(best)) {
+			best = r
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	var parts []string
+	for _, f := range []struct {
+		what, format string
+		val          func(r, ref *configResult) (float64, bool)
+	}{
+		{"W2 throughput", "%.2f× / %.2f×", ratio(true)},
+		{"W1 throughput", "%.2f× / %.2f×", ratio(false)},
+		{"W2 added p50", "%.0f / %.0f µs", addedP50(true)},
+		{"W1 added p50", "%.0f / %.0f µs", addedP50(false)},
+	} {
+		v, ok := f.val(best, d)
+		vi, oki := f.val(best, di)
+		if ok && oki {
+			parts = append(parts, f.what+" "+fmt.Sprintf(f.format, v, vi))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Targets are checked against direct (the fake upstream in its own process, as any real upstream is), not against direct-inproc "+
+		"(the upstream inside the load client's process, the baseline before %s); the best configuration, %s, measures against direct / against direct-inproc: %s.",
+		inProcBaselineBefore, best.cfg.Name, strings.Join(parts, ", "))
 }
 
 // Labels of the rows deriveOverHop adds.

@@ -45,13 +45,13 @@ func directWorkloads(base string, translated []byte) workloads {
 }
 
 // captureTranslation sends the fixture once through a ccproxy talking to
-// the H1 upstream and returns the OpenAI body the upstream received: the
+// the H1 upstream (child process) and returns the OpenAI body the upstream received: the
 // body "direct" sends for W2.
 func captureTranslation(ctx context.Context, h *harness, fixture []byte) ([]byte, error) {
 	up := h.ups.byProto[fakeupstream.H1]
 	cfg := benchConfig{Name: "capture", Upstream: fakeupstream.H1, Env: []string{"ENGINE=nethttp", "HTTP2_ENABLED=false"}}
 	p, err := startProxy(ctx, h.bin, h.tmp, filepath.Join(h.tmp, "capture.log"),
-		h.ups.proxyEnv(cfg, up.URL+"/v1", h.logLevel), false)
+		h.ups.proxyEnv(cfg, up.URL()+"/v1", h.logLevel), false)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,10 @@ func captureTranslation(ctx context.Context, h *harness, fixture []byte) ([]byte
 	if s.Events == 0 {
 		return nil, fmt.Errorf("ccproxy answered the fixture without SSE events")
 	}
-	rec := up.LastRequest()
+	rec, err := up.LastRequest()
+	if err != nil {
+		return nil, err
+	}
 	if rec.Path != "/v1/chat/completions" || len(rec.Body) == 0 {
 		return nil, fmt.Errorf("upstream recorded %s %s (%d bytes); want the translated chat request", rec.Method, rec.Path, len(rec.Body))
 	}
@@ -83,12 +86,12 @@ func captureTranslation(ctx context.Context, h *harness, fixture []byte) ([]byte
 // upstream once and returns how many SSE events the reply has.
 func countUpstreamEvents(h *harness) (int, error) {
 	up := h.ups.byProto[fakeupstream.H1]
-	c, err := load.NewClient(up.URL, 1)
+	c, err := load.NewClient(up.URL(), 1)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	s, err := c.Do(directWorkloads(up.URL, h.translated).W2, time.Now(), make([]byte, 32<<10), nil, nil)
+	s, err := c.Do(directWorkloads(up.URL(), h.translated).W2, time.Now(), make([]byte, 32<<10), nil, nil)
 	if err != nil {
 		return 0, err
 	}
