@@ -118,8 +118,8 @@ const directInProcDescription = "reference, not targeted: the load client straig
 	"no process boundary, faster than any real client/upstream pair; the baseline (\"direct\") before " + inProcBaselineBefore
 
 // inProcBaselineBefore is the commit from which direct's upstream runs as
-// its own process.
-const inProcBaselineBefore = "the fake upstream ran as its own process"
+// its own process: before it, direct was what direct-inproc is.
+const inProcBaselineBefore = "6932d8b"
 
 // upstream is a fake upstream the harness drives: a child process
 // (*fakeupstream.Child, every configuration's) or, for direct-inproc, one
@@ -146,7 +146,7 @@ func (u inproc) SetOptions(fn func(*fakeupstream.Options)) error {
 	u.s.SetOptions(fn)
 	return nil
 }
-func (u inproc) Stats() (fakeupstream.Stats, error)           { return u.s.Stats(), nil }
+func (u inproc) Stats() (fakeupstream.Stats, error)          { return u.s.Stats(), nil }
 func (u inproc) LastRequest() (fakeupstream.Recorded, error) { return u.s.LastRequest(), nil }
 
 // upstreams holds one fake upstream child process per protocol in use,

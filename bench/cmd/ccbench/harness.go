@@ -49,10 +49,10 @@ type configResult struct {
 	proc           *proxyProc
 	stopped        bool // proc was stopped
 	up             upstream
-	// upErr is the first failure to read the upstream's stats (counted).
-	upErr error
 	work           workloads
 	cl             *load.Client
+	// upErr is the first failure to read the upstream's stats (counted).
+	upErr error
 	// The interleaved rounds' slices: 1-connection sequential and
 	// closed-loop throughput, per workload.
 	w2SeqS, w1SeqS, w2Thr, w1Thr series
