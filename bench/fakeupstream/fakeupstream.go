@@ -5,6 +5,12 @@
 // what it was sent, and can inject faults (error statuses, resets,
 // truncated or malformed streams, stalls). Tests, ccproxy's demo mode and
 // the benchmarks all use it.
+//
+// Start runs it in the calling process. Spawn runs it as a child process
+// (the bench/cmd/fakeupstream command), so that a client measured against
+// it crosses a process boundary as it would against a real upstream; the
+// returned Child is driven through the control endpoints (Options.Control,
+// ControlPrefix): options, stats and the last request, as JSON.
 package fakeupstream
 
 import (
