@@ -43,6 +43,9 @@ func main() {
 		verbose     = flag.Bool("v", false, "log every request")
 	)
 	flag.Parse()
+	// Before the ready line: a parent may signal as soon as it has read it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 
 	level := zerolog.InfoLevel
 	if *verbose {
@@ -92,8 +95,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	eof := make(chan struct{})
 	if *exitOnEOF {
 		go func() {
