@@ -242,12 +242,17 @@ type dateStamp struct {
 // setOverhead tells the client what ccproxy itself cost: the time spent
 // outside the upstream, as x-ccproxy-overhead-us and Server-Timing.
 func setOverhead(hd http.Header, d time.Duration) {
-	var buf [64]byte
+	// Both values are cut from one string and held by one slice: two
+	// allocations for the two headers.
+	var buf [96]byte
 	us := strconv.AppendInt(buf[:0], int64(d/time.Microsecond), 10)
-	hd["X-Ccproxy-Overhead-Us"] = []string{string(us)}
-	st := append(buf[len(us):len(us)], "ccproxy;desc=\"proxy overhead\";dur="...)
+	n := len(us)
+	st := append(us, "ccproxy;desc=\"proxy overhead\";dur="...)
 	st = strconv.AppendFloat(st, float64(d)/float64(time.Millisecond), 'f', 3, 64)
-	hd["Server-Timing"] = []string{string(st)}
+	all := string(st)
+	vals := []string{all[:n], all[n:]}
+	hd["X-Ccproxy-Overhead-Us"] = vals[0:1:1]
+	hd["Server-Timing"] = vals[1:2:2]
 }
 
 // traceBody logs a body at trace level, with credentials redacted and the

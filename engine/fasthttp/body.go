@@ -25,7 +25,7 @@ var errBodyClosed = errors.New("fasthttp: read on closed response body")
 // returns the connection to the pool only after a complete, uninterrupted
 // body; anything else closes it (a failed Read closes it at once).
 type body[C pooledConn] struct {
-	ops      *connOps[C]
+	ops      connOps[C] // a copy: a pointer to roundTrip's would move it to the heap
 	h        *host
 	cc       C
 	conn     net.Conn
@@ -34,6 +34,7 @@ type body[C pooledConn] struct {
 	idle     time.Duration
 	deadline time.Time // the connection's read deadline (see armIdle)
 
+	head      engine.Response // the Response roundTrip returns, whose Body this is
 	resp      *fh.Response
 	pooled    *bufio.Reader // from AcquireReader, released with the body
 	br        *bufio.Reader // what the body is read from: pooled, or a larger one over it (see readHead)

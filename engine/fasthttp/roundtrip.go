@@ -74,7 +74,7 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 		h.reused.Add(1)
 	}
 
-	b := &body[C]{ops: &o, h: h, cc: cc, conn: cc.Conn(), ctx: ctx, idle: e.cfg.IdleReadTimeout}
+	b := &body[C]{ops: o, h: h, cc: cc, conn: cc.Conn(), ctx: ctx, idle: e.cfg.IdleReadTimeout}
 	if ctx.Done() != nil {
 		b.stop = context.AfterFunc(ctx, b.interrupt)
 	}
@@ -125,10 +125,8 @@ func (o connOps[C]) roundTrip(ctx context.Context, e *Engine, h *host, r *engine
 	// (IdleReadTimeout), re-armed as the body is read.
 	b.armIdle(true)
 
-	out := &engine.Response{
-		StatusCode: resp.StatusCode(),
-		Proto:      "HTTP/1.1",
-	}
+	out := &b.head // one allocation with the body it describes
+	out.StatusCode, out.Proto = resp.StatusCode(), "HTTP/1.1"
 	coding := ""
 	if !acceptEncoding {
 		coding = string(resp.Header.ContentEncoding())
