@@ -66,12 +66,13 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 		stop()
 		cancel()
 		if err != nil {
+			// Stop first: under BaseContext it ends ctx too.
+			if h.stopCtx.Err() != nil {
+				return shuttingDownError()
+			}
 			if ctx.Err() != nil {
 				rs.clientGone = true
 				return &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while waiting"}
-			}
-			if h.stopCtx.Err() != nil {
-				return shuttingDownError()
 			}
 			return &apiError{Status: 529, Type: errOverloaded, RetryAfter: "1",
 				Message: "ccproxy is holding MAX_BUFFERED_BYTES of request bodies; try again shortly"}

@@ -288,13 +288,23 @@ func TestBodyBudgetUnknownLength(t *testing.T) {
 // clients retry elsewhere) at once. The budget's holder here is a request
 // whose client is still sending its body, which Stop does not cut; before,
 // the waiter waited out QUEUE_TIMEOUT (here an hour).
+//
+// With the Handler's BaseContext on the server, Stop cancels the waiting
+// request's own context too: it must still read as Stop, not as the
+// client gone (which answered nothing: an empty 200).
 func TestStopEndsBudgetWait(t *testing.T) {
+	for _, base := range []bool{true, false} {
+		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) { testStopEndsBudgetWait(t, base) })
+	}
+}
+
+func testStopEndsBudgetWait(t *testing.T, base bool) {
 	up := newGatedUpstream(t)
-	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+	r := newRigBase(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
 		c.MaxBufferedBytes = 2 * bodyWeight(int64(len(streamBody)))
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
-	}, nil)
+	}, nil, base)
 	finish := halfSent(t, r.URL) // holds the budget
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
@@ -315,14 +325,22 @@ func TestStopEndsBudgetWait(t *testing.T) {
 }
 
 // TestStopEndsSlotWait: the same for a request queued for a slot
-// (MAX_CONCURRENT_REQUESTS) when Stop is called.
+// (MAX_CONCURRENT_REQUESTS) when Stop is called, with and without the
+// Handler's BaseContext (with it, the request's context and Stop's end
+// together, and the wait must not pick the client-gone branch).
 func TestStopEndsSlotWait(t *testing.T) {
+	for _, base := range []bool{true, false} {
+		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) { testStopEndsSlotWait(t, base) })
+	}
+}
+
+func testStopEndsSlotWait(t *testing.T, base bool) {
 	up := newGatedUpstream(t)
-	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
+	r := newRigBase(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
 		c.MaxConcurrent = 1
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
-	}, nil)
+	}, nil, base)
 	finish := halfSent(t, r.URL) // holds the only slot
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
@@ -371,5 +389,34 @@ func halfSent(t *testing.T, url string) (finish func()) {
 		pw.Write([]byte(streamBody[len(streamBody)/2:]))
 		pw.Close()
 		<-done
+	}
+}
+
+// TestStopSlotWaitUnderBaseContext: a request queued for a slot whose
+// context Stop has ended along with Stop's own (the server uses the
+// Handler's BaseContext) is answered as shutting down, never taken for a
+// client gone (which answers nothing). Both are ready when the wait starts,
+// so a select that weighed them equally would pick the wrong one about
+// every other time: 32 tries.
+func TestStopSlotWaitUnderBaseContext(t *testing.T) {
+	r := newRigFor(t, "nethttp", "http://127.0.0.1:1", func(c *Config, _ *engine.Config) {
+		c.MaxConcurrent = 1
+		c.QueueTimeout = time.Hour
+	}, nil)
+	h := r.H
+	h.slots <- struct{}{} // the only slot is taken
+	defer h.releaseSlot()
+	ctx := h.BaseContext(nil)
+	h.Stop()
+	req := httptest.NewRequest(http.MethodPost, "/v1/messages", nil).WithContext(ctx)
+	for i := range 32 {
+		rec := httptest.NewRecorder()
+		var rs reqState
+		if h.takeSlot(rec, req, &rs) {
+			t.Fatal("a slot was taken while the only one is held")
+		}
+		if rec.Code != http.StatusServiceUnavailable || rs.clientGone {
+			t.Fatalf("try %d: status %d (recorded %d, client gone %v), want 503 shutting down", i, rec.Code, rs.status, rs.clientGone)
+		}
 	}
 }

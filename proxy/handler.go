@@ -450,6 +450,11 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 		return true
 	case <-t.C:
 	case <-r.Context().Done():
+		if h.stopCtx.Err() != nil {
+			// Under BaseContext Stop ends the request's context too.
+			h.fail(w, rs, shuttingDownError())
+			return false
+		}
 		// The client went away while queued: 499 is recorded, not an
 		// overload.
 		rs.clientGone = true

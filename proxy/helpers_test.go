@@ -59,8 +59,17 @@ func newRig(t *testing.T, engineName string, uo fakeupstream.Options, mod func(*
 }
 
 // newRigFor is newRig for any upstream at upURL (no /v1); ln, when not
-// nil, is the listener the proxy serves on.
+// nil, is the listener the proxy serves on. Its server derives its
+// requests from the Handler's BaseContext, as cmd/ccproxy's does.
 func newRigFor(t *testing.T, engineName, upURL string, mod func(*Config, *engine.Config), ln net.Listener) *rig {
+	t.Helper()
+	return newRigBase(t, engineName, upURL, mod, ln, true)
+}
+
+// newRigBase is newRigFor with or without the Handler's BaseContext on
+// the server (without: Stop reaches each request through the context it
+// registers).
+func newRigBase(t *testing.T, engineName, upURL string, mod func(*Config, *engine.Config), ln net.Listener, baseContext bool) *rig {
 	t.Helper()
 	ec := engine.NewConfig()
 	models, err := toopenai.NewModels(toopenai.ModelsConfig{Big: "gpt-4.1", Small: "gpt-4.1-mini"})
@@ -94,6 +103,9 @@ func newRigFor(t *testing.T, engineName, upURL string, mod func(*Config, *engine
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h)
+	if baseContext {
+		srv.Config.BaseContext = h.BaseContext
+	}
 	if ln != nil {
 		srv.Listener.Close()
 		srv.Listener = ln
