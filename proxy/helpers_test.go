@@ -299,10 +299,14 @@ func wantOverloaded(t testing.TB, resp *http.Response, status int) {
 	}
 }
 
-// h2cFront serves h over h2c and returns its URL and an h2c client.
+// h2cFront serves h over h2c and returns its URL and an h2c client. A
+// *Handler is served with its BaseContext, as cmd/ccproxy does.
 func h2cFront(t *testing.T, h http.Handler) (string, *http.Client) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
+	if ph, ok := h.(*Handler); ok {
+		srv.Config.BaseContext = ph.BaseContext
+	}
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()

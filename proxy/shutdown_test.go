@@ -66,7 +66,10 @@ func newShutdownRigBase(t *testing.T, engName string, uo fakeupstream.Options, b
 		t.Fatal(err)
 	}
 	r := &shutdownRig{URL: "http://" + ln.Addr().String(), Up: up, H: h, eng: eng, errc: make(chan error, 1),
-		Srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+		Srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}}
+	// Both protocols on one port, as cmd/ccproxy serves them.
+	r.Srv.Protocols.SetHTTP1(true)
+	r.Srv.Protocols.SetUnencryptedHTTP2(true)
 	if baseContext {
 		r.Srv.BaseContext = h.BaseContext
 	}
@@ -231,39 +234,115 @@ func TestStopEndsUnaryRequests(t *testing.T) {
 		{"messages", "/v1/messages", strings.Replace(streamBody, `"stream":true`, `"stream":false`, 1)},
 		{"passthrough", "/v1/chat/completions", `{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`},
 	}
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(h2c.CloseIdleConnections)
+	clients := []struct {
+		name   string
+		client *http.Client
+	}{{"http1", http.DefaultClient}, {"h2c", &http.Client{Transport: h2c}}}
 	for _, eng := range engines() {
 		for _, base := range []bool{true, false} {
 			for _, rt := range routes {
-				t.Run(fmt.Sprintf("%s/base=%v/%s", eng, base, rt.name), func(t *testing.T) {
-					r := newShutdownRigBase(t, eng, fakeupstream.Options{HeaderDelay: 30 * time.Second}, base)
-					type answer struct {
-						resp *http.Response
-						err  error
-					}
-					got := make(chan answer, 1)
-					go func() {
-						req, _ := http.NewRequest(http.MethodPost, r.URL+rt.path, strings.NewReader(rt.body))
-						req.Header.Set("Content-Type", "application/json")
-						resp, err := http.DefaultClient.Do(req)
-						got <- answer{resp, err}
-					}()
-					eventually(t, func() bool { return r.Up.Stats().Requests == 1 },
-						func() string { return "the request never reached the upstream" })
-					r.H.Stop()
-					var a answer
-					select {
-					case a = <-got:
-					case <-time.After(10 * time.Second):
-						t.Fatal("the unary request did not end after Stop")
-					}
-					if a.err != nil {
-						t.Fatal(a.err)
-					}
-					wantOverloaded(t, a.resp, http.StatusServiceUnavailable)
-					eventually(t, func() bool { return r.Up.Stats().Canceled == 1 },
-						func() string { return "the upstream never saw the cancel" })
-				})
+				for _, cl := range clients {
+					t.Run(fmt.Sprintf("%s/base=%v/%s/%s", eng, base, rt.name, cl.name), func(t *testing.T) {
+						testStopEndsUnaryRequest(t, eng, base, rt.path, rt.body, cl.client)
+					})
+				}
 			}
 		}
+	}
+}
+
+func testStopEndsUnaryRequest(t *testing.T, eng string, base bool, path, body string, client *http.Client) {
+	r := newShutdownRigBase(t, eng, fakeupstream.Options{HeaderDelay: 30 * time.Second}, base)
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		got <- answer{resp, err}
+	}()
+	eventually(t, func() bool { return r.Up.Stats().Requests == 1 },
+		func() string { return "the request never reached the upstream" })
+	r.H.Stop()
+	var a answer
+	select {
+	case a = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unary request did not end after Stop")
+	}
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if want := 1 + b2i(client != http.DefaultClient); a.resp.ProtoMajor != want {
+		t.Fatalf("answered over HTTP/%d, want HTTP/%d", a.resp.ProtoMajor, want)
+	}
+	wantOverloaded(t, a.resp, http.StatusServiceUnavailable)
+	eventually(t, func() bool { return r.Up.Stats().Canceled == 1 },
+		func() string { return "the upstream never saw the cancel" })
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestBaseContextReachesH2C: a server built with the Handler's
+// BaseContext hands it to HTTP/2 (h2c) requests too, not only to HTTP/1:
+// the request's context carries the Handler's mark (so requestContext
+// skips its own registration with Stop) and Stop ends it.
+func TestBaseContextReachesH2C(t *testing.T) {
+	h := newRigFor(t, "nethttp", "http://127.0.0.1:1", nil, nil).H
+	type seen struct {
+		ctx   context.Context
+		proto int
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got <- seen{req.Context(), req.ProtoMajor}
+		<-req.Context().Done()
+	}))
+	srv.Config.BaseContext = h.BaseContext // as cmd/ccproxy's server
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	go func() {
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	var s seen
+	select {
+	case s = <-got:
+	case <-time.After(10 * time.Second): // a hang guard
+		t.Fatal("the h2c request never reached the handler")
+	}
+	if s.proto != 2 {
+		t.Fatalf("request over HTTP/%d, want 2", s.proto)
+	}
+	if s.ctx.Value(stopScope{}) != h {
+		t.Fatal("the h2c request's context does not derive from the Handler's BaseContext")
+	}
+	if s.ctx.Err() != nil {
+		t.Fatal("the request's context ended before Stop")
+	}
+	h.Stop()
+	select {
+	case <-s.ctx.Done():
+	case <-time.After(10 * time.Second): // a hang guard
+		t.Fatal("Stop did not end the h2c request's context")
 	}
 }
