@@ -346,3 +346,31 @@ func TestBaseContextReachesH2C(t *testing.T) {
 		t.Fatal("Stop did not end the h2c request's context")
 	}
 }
+
+// TestStopBeforeAnyRequest: a server built with the Handler's BaseContext
+// whose Handler was stopped before its first request (every connection's
+// context is born ended) still answers, over HTTP/1 and h2c, with the
+// shutting-down 503, and sends nothing upstream.
+func TestStopBeforeAnyRequest(t *testing.T) {
+	r := newShutdownRig(t, "nethttp", fakeupstream.Options{})
+	r.H.Stop()
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(h2c.CloseIdleConnections)
+	for i, c := range []*http.Client{{Timeout: 10 * time.Second}, {Transport: h2c, Timeout: 10 * time.Second}} {
+		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", strings.NewReader(streamBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ProtoMajor != i+1 {
+			t.Fatalf("answered over HTTP/%d, want HTTP/%d", resp.ProtoMajor, i+1)
+		}
+		wantOverloaded(t, resp, http.StatusServiceUnavailable)
+		resp.Body.Close()
+	}
+	if n := r.Up.Stats().Requests; n != 0 {
+		t.Fatalf("upstream saw %d requests, want 0", n)
+	}
+}
