@@ -190,6 +190,17 @@ func (c *Child) CAPEM() []byte {
 // Done is closed once the child process has exited.
 func (c *Child) Done() <-chan struct{} { return c.exited }
 
+// ExitErr returns how the child exited (nil for status 0, or while it
+// runs): exec's *ExitError, "signal: killed" for one that was killed.
+func (c *Child) ExitErr() error {
+	select {
+	case <-c.exited:
+		return c.exitErr
+	default:
+		return nil
+	}
+}
+
 // LogTail returns the end of the child's stderr.
 func (c *Child) LogTail() string { return string(bytes.TrimSpace(c.stderr.Bytes())) }
 

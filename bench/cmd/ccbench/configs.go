@@ -230,6 +230,41 @@ func (u *upstreams) SetOptions(fn func(*fakeupstream.Options)) error {
 	return errors.Join(errs...)
 }
 
+// exited returns an error naming every child upstream that has exited, with
+// how and the end of its log, or nil while all of them run (and for nil u).
+// Every measurement after a child's death is void: its clients' requests
+// fail, so it must stop the run rather than end up as notes of failed
+// requests and rows missing from the report.
+func (u *upstreams) exited() error {
+	if u == nil {
+		return nil
+	}
+	var errs []error
+	for _, p := range []fakeupstream.Protocol{fakeupstream.H1, fakeupstream.H2C, fakeupstream.TLS} {
+		ch, ok := u.byProto[p].(*fakeupstream.Child)
+		if !ok {
+			continue
+		}
+		select {
+		case <-ch.Done():
+			errs = append(errs, fmt.Errorf("the %s fake upstream (pid %d) exited during the run (%v): %s", p, ch.Pid(), ch.ExitErr(), logEnd(ch.LogTail(), 1000)))
+		default:
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logEnd returns the last n bytes of log, "(no output)" when it is empty.
+func logEnd(log string, n int) string {
+	if log == "" {
+		return "(no output)"
+	}
+	if len(log) > n {
+		return "…" + log[len(log)-n:]
+	}
+	return log
+}
+
 // Close stops every upstream (the child processes exit).
 func (u *upstreams) Close() {
 	for _, up := range u.all() {

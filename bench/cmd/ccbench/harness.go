@@ -165,6 +165,12 @@ func (h *harness) runConfigs(ctx context.Context, cfgs []benchConfig) error {
 		}
 		h.prog.Printf("[%d/%d] start %s: %s\n", i+1, len(cfgs), c.Name, c.Description)
 		r, err := h.startConfig(ctx, c)
+		if uerr := h.ups.exited(); uerr != nil {
+			if r != nil {
+				r.close()
+			}
+			return uerr
+		}
 		if err != nil {
 			h.prog.Printf("  %s: %v (skipped)\n", c.Name, err)
 			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("%s: not measured: %v", c.Name, firstLine(err.Error())))
@@ -174,7 +180,13 @@ func (h *harness) runConfigs(ctx context.Context, cfgs []benchConfig) error {
 		live = append(live, r)
 	}
 	h.runRounds(ctx, live)
+	if err := h.ups.exited(); err != nil {
+		return err
+	}
 	h.profileMissed(ctx, live)
+	if err := h.ups.exited(); err != nil {
+		return err
+	}
 	var solo []string
 	for _, s := range allScenarios {
 		if h.scen[s] && !slices.Contains(interleavedScenarios, s) {
@@ -188,6 +200,9 @@ func (h *harness) runConfigs(ctx context.Context, cfgs []benchConfig) error {
 		h.prog.Printf("[%d/%d] %s: %s\n", i+1, len(live), r.cfg.Name, strings.Join(append(solo, "peak RSS"), ", "))
 		h.runSolo(ctx, r)
 		r.close()
+		if err := h.ups.exited(); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
 }

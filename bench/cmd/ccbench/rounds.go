@@ -107,8 +107,11 @@ func (h *harness) runRounds(ctx context.Context, rs []*configResult) {
 	seq := int64((h.o.seq + n - 1) / n)
 	window := h.o.duration / time.Duration(n)
 	h.warmAll(ctx, rs)
+	// A dead upstream child stops the rounds at the next slice (runConfigs
+	// then fails the run): the remaining windows would measure only errors.
+	gone := func() bool { return ctx.Err() != nil || h.ups.exited() != nil }
 	for round := range n {
-		if ctx.Err() != nil {
+		if gone() {
 			return
 		}
 		h.prog.Printf("round %d/%d: %d sequential W2 and W1 requests, %v windows of W2 and W1 throughput per configuration\n",
@@ -116,6 +119,9 @@ func (h *harness) runRounds(ctx context.Context, rs []*configResult) {
 		order := rotated(rs, round)
 		if h.scen["latency"] {
 			for _, r := range order {
+				if gone() {
+					return
+				}
 				r.counted(func() { h.latencySlice(ctx, r, seq, round) })
 			}
 		}
@@ -124,6 +130,9 @@ func (h *harness) runRounds(ctx context.Context, rs []*configResult) {
 				continue
 			}
 			for _, r := range order {
+				if gone() {
+					return
+				}
 				r.counted(func() { h.throughputSlice(ctx, r, tl, window, round) })
 			}
 		}
