@@ -51,7 +51,11 @@ func main() {
 	if *verbose {
 		level = zerolog.DebugLevel
 	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
+	// No colour codes unless a terminal reads them: a parent (Spawn) quotes
+	// the end of this log in its errors.
+	st, err := os.Stderr.Stat()
+	tty := err == nil && st.Mode()&os.ModeCharDevice != 0
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: !tty}).Level(level).With().Timestamp().Logger()
 
 	srv, err := fakeupstream.Start(fakeupstream.Options{
 		Protocol:        fakeupstream.Protocol(*proto),
