@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -216,5 +217,44 @@ func TestTailBuffer(t *testing.T) {
 	tb.Write([]byte("end"))
 	if b := tb.Bytes(); len(b) != stderrTail || !bytes.HasSuffix(b, []byte("xend")) {
 		t.Fatalf("tail of %d bytes ending %q", len(b), b[len(b)-4:])
+	}
+}
+
+// TestSpawnPassesEveryOption: every option a benchmark sets reaches the
+// child as it would an in-process server (through Spawn's flags), reads
+// back unchanged through the control surface, and ControlOptions carries
+// every field of Options but those fixed at start: a field added to
+// Options and forgotten in either would silently run the child with its
+// default.
+func TestSpawnPassesEveryOption(t *testing.T) {
+	fixed := map[string]bool{"Protocol": true, "Addr": true, "Control": true, "Logger": true}
+	ot, ct := reflect.TypeFor[Options](), reflect.TypeFor[ControlOptions]()
+	for i := range ot.NumField() {
+		f := ot.Field(i)
+		if fixed[f.Name] {
+			continue
+		}
+		if cf, ok := ct.FieldByName(f.Name); !ok || cf.Type != f.Type {
+			t.Errorf("ControlOptions lacks Options.%s (%s): the control surface cannot read or set it", f.Name, f.Type)
+		}
+	}
+	if ct.NumField() != ot.NumField()-len(fixed) {
+		t.Errorf("ControlOptions has %d fields, Options %d of which %d are fixed at start", ct.NumField(), ot.NumField(), len(fixed))
+	}
+
+	bin := buildCommand(t)
+	want := Options{HeaderDelay: 3 * time.Millisecond, FirstChunkDelay: 5 * time.Millisecond, ChunkInterval: 7 * time.Millisecond,
+		Chunks: 9, ReplyBytes: 123, Compression: "gzip", Reasoning: true, TextOnly: true}
+	ch, err := Spawn(bin, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	got, err := ch.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if controlOptions(got) != controlOptions(want) {
+		t.Fatalf("the child runs with %+v; spawned with %+v", controlOptions(got), controlOptions(want))
 	}
 }

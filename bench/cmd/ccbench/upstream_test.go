@@ -10,6 +10,7 @@ import (
 
 	"github.com/ccproxy/ccproxy/bench/ccproc"
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
+	"github.com/ccproxy/ccproxy/bench/load"
 	"github.com/ccproxy/ccproxy/bench/report"
 )
 
@@ -120,5 +121,60 @@ func TestRunConfigsUpstreamDiesMidRun(t *testing.T) {
 	wantDeadUpstreamError(t, err)
 	if ctx.Err() != nil {
 		t.Fatal("runConfigs ran until the test's deadline")
+	}
+}
+
+// TestChildAndInProcUpstreamsStreamAlike: direct (the H1 child) and
+// direct-inproc (the in-process upstream) are started from the same options
+// and answer the W2 stand-in (tools, stream:true) with the same number of
+// SSE events (role, -chunks content chunks, finish, usage, [DONE]), also
+// after SetOptions reaches both: a ratio between them compares process
+// boundaries, not different replies.
+func TestChildAndInProcUpstreamsStreamAlike(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs bench/cmd/fakeupstream")
+	}
+	root, err := ccproc.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfgs, err := selectConfigs("direct,direct-inproc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{root: root, tmp: t.TempDir(), translated: hopW2Body()}
+	if err := h.buildUpstream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.ups, err = startUpstreams(cfgs, h.tmp, h.upBin, fakeupstream.Options{Chunks: 7, TextOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer h.ups.Close()
+	events := func(c benchConfig) int {
+		t.Helper()
+		up := h.ups.forConfig(c)
+		cl, err := load.NewClient(up.URL(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		s, err := cl.Do(directWorkloads(up.URL(), h.translated).W2, time.Now(), make([]byte, 32<<10), nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		return s.Events
+	}
+	for _, chunks := range []int{7, 3} {
+		if chunks != 7 {
+			if err := h.ups.SetOptions(func(o *fakeupstream.Options) { o.Chunks = chunks }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, di := events(cfgs[0]), events(cfgs[1])
+		if d != chunks+4 || di != d {
+			t.Fatalf("chunks=%d: direct (child) received %d SSE events, direct-inproc %d; want %d each", chunks, d, di, chunks+4)
+		}
 	}
 }
