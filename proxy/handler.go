@@ -166,7 +166,8 @@ type stopScope struct{}
 // built with it derive from Stop's context, so Stop reaches them without
 // each request registering with it (a context and a callback each, and a
 // lock every request shares). A Handler served without it still ends its
-// requests on Stop, at that cost.
+// requests on Stop, at that cost. Use it only on a server whose requests
+// all reach this Handler: its Stop ends every request of that server.
 func (h *Handler) BaseContext(net.Listener) context.Context {
 	return context.WithValue(h.stopCtx, stopScope{}, h)
 }
