@@ -77,7 +77,10 @@ type Child struct {
 // serves the control endpoints), and returns once it has printed its ready
 // line. The child exits when its stdin reaches EOF, so it does not outlive
 // this process even if this one is killed; on Linux it is also sent
-// SIGKILL when this process dies. The caller must Close it.
+// SIGKILL when the thread that started it exits (Pdeathsig: in Go, when
+// this process dies, unless Spawn ran on a goroutine locked to its thread
+// that then ended). The caller must Close it; a child that exits on its
+// own closes Done, with ExitErr and LogTail saying why.
 func Spawn(bin string, o Options) (*Child, error) {
 	o.normalize()
 	if err := o.validate(); err != nil {

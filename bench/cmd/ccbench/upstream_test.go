@@ -100,9 +100,9 @@ func TestRunConfigsUpstreamDiedBeforeStart(t *testing.T) {
 func TestRunConfigsUpstreamDiesMidRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// 20,000 sequential requests: far more than the 100 after which the
+	// 5,000 sequential requests: far more than the 100 after which the
 	// child is killed, so it dies while the load runs.
-	h, cfgs := deadUpstreamHarness(t, ctx, "20000")
+	h, cfgs := deadUpstreamHarness(t, ctx, "5000")
 	ch := h1Child(t, h)
 	killed := make(chan struct{})
 	go func() {
