@@ -23,11 +23,15 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, ", commit %s", m.Commit)
 	}
 	fmt.Fprintf(&b, ", run took %.0f s\n", m.Seconds)
-	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %.2f / %.2f", m.LoadBefore, m.LoadAfter)
-	if max(m.LoadBefore, m.LoadAfter) > float64(m.CPUs) {
-		b.WriteString(" — **the machine was busy with other work: throughput and latency are pessimistic and noisy; CPU per request is the robust figure**")
+	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %.2f / %.2f (the end figure includes the run's own load)\n", m.LoadBefore, m.LoadAfter)
+	if m.CPUAccounted {
+		fmt.Fprintf(&b, "- Other work during the run: %.1f %% of the machine's CPU time went to processes outside the benchmark, %.1f %% was stolen by the hypervisor",
+			100*m.OtherCPU, 100*m.StealCPU)
+		if m.Busy() {
+			b.WriteString(" — **the machine was busy with other work: throughput and latency are pessimistic and noisy; CPU per request is the robust figure**")
+		}
+		b.WriteString("\n")
 	}
-	b.WriteString("\n")
 	fmt.Fprintf(&b, "- Command: `%s`\n\n", m.Args)
 
 	b.WriteString("| configuration | what it is |\n| --- | --- |\n")

@@ -58,11 +58,18 @@ type Meta struct {
 	Args      string `json:"args"`
 	Commit    string `json:"commit,omitempty"`
 	// LoadBefore and LoadAfter are the 1-minute load averages when the
-	// run started and ended: other work on the machine skews every figure
-	// except CPU per request.
+	// run started and ended (the end one includes the run's own load).
 	LoadBefore float64 `json:"load_before"`
 	LoadAfter  float64 `json:"load_after"`
-	Seconds    float64 `json:"seconds"`
+	// OtherCPU is the share (0-1) of the machine's CPU time during the run
+	// that went to processes other than the harness and the processes it
+	// started, StealCPU the share the hypervisor gave to other guests:
+	// either skews every figure except CPU per request. CPUAccounted says
+	// whether they were read (Linux /proc).
+	OtherCPU     float64 `json:"other_cpu"`
+	StealCPU     float64 `json:"steal_cpu"`
+	CPUAccounted bool    `json:"cpu_accounted"`
+	Seconds      float64 `json:"seconds"`
 }
 
 // Config describes one compared configuration.
@@ -198,4 +205,15 @@ func (r *Report) WriteFiles(dir string) error {
 		}
 	}
 	return nil
+}
+
+// busyShare is the share of the machine's CPU taken by other work (other
+// processes, or the hypervisor's other guests) above which a run's
+// throughput and latency figures are flagged as skewed.
+const busyShare = 0.05
+
+// Busy reports whether other work took more than busyShare of the
+// machine during the run.
+func (m Meta) Busy() bool {
+	return m.CPUAccounted && (m.OtherCPU > busyShare || m.StealCPU > busyShare)
 }

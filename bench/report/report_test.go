@@ -12,7 +12,8 @@ import (
 
 func sample() *Report {
 	r := &Report{
-		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1},
+		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1,
+			OtherCPU: 0.083, StealCPU: 0.01, CPUAccounted: true},
 		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Hop}, {Name: Direct}, {Name: DirectInProc}},
 	}
 	r.Set("W2 throughput", "req/s", false, 0, Baseline, 1000)
@@ -44,7 +45,8 @@ func TestMarkdownTableAndImprovement(t *testing.T) {
 	md := sample().Markdown()
 	for _, want := range []string{
 		"2 CPUs, linux/amd64, go1.26.8",
-		"at start / end: 3.50 / 1.00 — **the machine was busy",
+		"at start / end: 3.50 / 1.00 (the end figure includes the run's own load)\n",
+		"- Other work during the run: 8.3 % of the machine's CPU time went to processes outside the benchmark, 1.0 % was stolen by the hypervisor — **the machine was busy",
 		"| metric | naive | nethttp-h1 | fasthttp | hop | direct | direct-inproc | improvement |",
 		"| W2 throughput (req/s) | 1000 | 2000 | 2500 | 4000 | 9000 | 12000 | 2.50x (fasthttp) |",
 		"| p50 latency (ms) | 2.000 | 0.500 | – | 0.100 | – | – | 4.00x (nethttp-h1) |",
@@ -107,5 +109,32 @@ func TestWriteFilesRoundTripsJSON(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"min": 2400`) || len(back.Metrics[1].Rounds) != 0 {
 		t.Fatalf("rounds in the json: %s", b)
+	}
+}
+
+// TestBusyVerdict: the "busy" warning follows other work (other processes
+// or stolen time above 5 %), not the load average, which the run itself
+// drives to the CPU count; without a CPU account there is no verdict line.
+func TestBusyVerdict(t *testing.T) {
+	for _, c := range []struct {
+		other, steal float64
+		accounted    bool
+		line, busy   bool
+	}{
+		{0.01, 0.01, true, true, false},
+		{0.06, 0, true, true, true},
+		{0, 0.07, true, true, true},
+		{0.5, 0.5, false, false, false},
+	} {
+		r := sample()
+		r.Meta.LoadBefore, r.Meta.LoadAfter = 4, 4 // high either way: must not decide
+		r.Meta.OtherCPU, r.Meta.StealCPU, r.Meta.CPUAccounted = c.other, c.steal, c.accounted
+		md := r.Markdown()
+		if got := strings.Contains(md, "- Other work during the run:"); got != c.line {
+			t.Errorf("%+v: other-work line shown %v", c, got)
+		}
+		if got := strings.Contains(md, "the machine was busy"); got != c.busy || r.Meta.Busy() != c.busy {
+			t.Errorf("%+v: busy warning %v, Busy() %v", c, got, r.Meta.Busy())
+		}
 	}
 }

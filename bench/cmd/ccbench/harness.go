@@ -63,6 +63,7 @@ type configResult struct {
 
 func run(ctx context.Context, o options, args []string) error {
 	started := time.Now()
+	cpu0, cpu0Err := readCPUAccount() // what the machine does besides this run (see otherWork)
 	root, err := ccproc.ModuleRoot()
 	if err != nil {
 		return err
@@ -134,6 +135,13 @@ func run(ctx context.Context, o options, args []string) error {
 
 	if err := h.runConfigs(ctx, cfgs); err != nil {
 		return err
+	}
+	// Every ccproxy and hop process has been waited for; so must the
+	// upstreams be before the CPU account is read, or their CPU would
+	// count as other work.
+	h.ups.Close()
+	if cpu1, err := readCPUAccount(); err == nil && cpu0Err == nil {
+		h.rep.Meta.OtherCPU, h.rep.Meta.StealCPU, h.rep.Meta.CPUAccounted = otherWork(cpu0, cpu1)
 	}
 	h.derive()
 	h.rep.Meta.Seconds = time.Since(started).Seconds()
