@@ -12,7 +12,7 @@ import (
 
 func sample() *Report {
 	r := &Report{
-		Meta:    Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1,
+		Meta: Meta{Date: "2026-11-30", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Mode: "quick", Args: "ccbench", LoadBefore: 3.5, LoadAfter: 1,
 			OtherCPU: 0.083, StealCPU: 0.01, CPUAccounted: true},
 		Configs: []Config{{Name: Baseline}, {Name: "nethttp-h1"}, {Name: "fasthttp"}, {Name: Hop}, {Name: Direct}, {Name: DirectInProc}},
 	}
