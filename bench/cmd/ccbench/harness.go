@@ -92,6 +92,9 @@ func run(ctx context.Context, o options, args []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil { // profiles land here during the run
 		return err
 	}
+	if err := clearProfiles(out); err != nil {
+		return err
+	}
 	if h.fixture, err = os.ReadFile(filepath.Join(root, o.fixture)); err != nil {
 		return fmt.Errorf("read fixture: %w", err)
 	}
@@ -281,4 +284,25 @@ func machineMeta(root string, o options, args []string) report.Meta {
 		m.Commit = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+// profileGlobs match the profiles a run writes into its output directory.
+var profileGlobs = []string{"*-w1.pprof", "*-w2.pprof", "*-memory.heap.pprof"}
+
+// clearProfiles removes an earlier run's profiles from out: the report
+// lists the profiles of its own run, and one left from another run (a
+// target missed then, met now) would read as this run's.
+func clearProfiles(out string) error {
+	for _, g := range profileGlobs {
+		old, err := filepath.Glob(filepath.Join(out, g))
+		if err != nil {
+			return err
+		}
+		for _, f := range old {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
