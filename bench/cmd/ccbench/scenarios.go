@@ -504,25 +504,20 @@ type vsRow struct {
 	value      func(r, ref *configResult) (float64, bool)
 }
 
-func addedP50(w2 bool) func(r, ref *configResult) (float64, bool) {
+// added returns a row value: a percentile (pick) of r's one-connection
+// latency minus ref's, on W2 or W1.
+func added(w2 bool, pick func(load.Summary) time.Duration) func(r, ref *configResult) (float64, bool) {
 	return func(r, ref *configResult) (float64, bool) {
 		a, b := r.w1Seq, ref.w1Seq
 		if w2 {
 			a, b = r.w2Seq, ref.w2Seq
 		}
-		return usf(a.P50 - b.P50), a.N > 0 && b.N > 0
+		return usf(pick(a) - pick(b)), a.N > 0 && b.N > 0
 	}
 }
 
-func addedP99(w2 bool) func(r, ref *configResult) (float64, bool) {
-	return func(r, ref *configResult) (float64, bool) {
-		a, b := r.w1Seq, ref.w1Seq
-		if w2 {
-			a, b = r.w2Seq, ref.w2Seq
-		}
-		return usf(a.P99 - b.P99), a.N > 0 && b.N > 0
-	}
-}
+func p50(s load.Summary) time.Duration { return s.P50 }
+func p99(s load.Summary) time.Duration { return s.P99 }
 
 func ratio(w2 bool) func(r, ref *configResult) (float64, bool) {
 	return func(r, ref *configResult) (float64, bool) {
@@ -537,12 +532,12 @@ func ratio(w2 bool) func(r, ref *configResult) (float64, bool) {
 // vsRows are the rows against a direct reference, in table order: each
 // row against direct-inproc follows its row against direct.
 var vsRows = []vsRow{
-	{"W2 added latency p50 vs direct, 1 connection", "µs", true, 0, false, addedP50(true)},
-	{w2AddedP50InProcRow, "µs", true, 0, true, addedP50(true)},
-	{"W2 added latency p99 vs direct, 1 connection", "µs", true, 0, false, addedP99(true)},
-	{"W1 added latency p50 vs direct, 1 connection", "µs", true, 0, false, addedP50(false)},
-	{w1AddedP50InProcRow, "µs", true, 0, true, addedP50(false)},
-	{"W1 added latency p99 vs direct, 1 connection", "µs", true, 0, false, addedP99(false)},
+	{"W2 added latency p50 vs direct, 1 connection", "µs", true, 0, false, added(true, p50)},
+	{w2AddedP50InProcRow, "µs", true, 0, true, added(true, p50)},
+	{"W2 added latency p99 vs direct, 1 connection", "µs", true, 0, false, added(true, p99)},
+	{"W1 added latency p50 vs direct, 1 connection", "µs", true, 0, false, added(false, p50)},
+	{w1AddedP50InProcRow, "µs", true, 0, true, added(false, p50)},
+	{"W1 added latency p99 vs direct, 1 connection", "µs", true, 0, false, added(false, p99)},
 	{"W2 throughput / direct", "x", false, 2, false, ratio(true)},
 	{w2RatioInProcRow, "x", false, 2, true, ratio(true)},
 	{"W1 throughput / direct", "x", false, 2, false, ratio(false)},
@@ -610,8 +605,8 @@ func (h *harness) inProcNote(d, di *configResult) string {
 	}{
 		{"W2 throughput", "%.2f× / %.2f×", ratio(true)},
 		{"W1 throughput", "%.2f× / %.2f×", ratio(false)},
-		{"W2 added p50", "%.0f / %.0f µs", addedP50(true)},
-		{"W1 added p50", "%.0f / %.0f µs", addedP50(false)},
+		{"W2 added p50", "%.0f / %.0f µs", added(true, p50)},
+		{"W1 added p50", "%.0f / %.0f µs", added(false, p50)},
 	} {
 		v, ok := f.val(best, d)
 		vi, oki := f.val(best, di)
