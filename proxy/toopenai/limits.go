@@ -2,9 +2,10 @@ package toopenai
 
 // outputLimits is the per-model maximum number of output tokens, matched by
 // the longest prefix of the (lower-cased, provider-prefix-stripped) upstream
-// model name. Models not listed keep the client's max_tokens. Sources: the
-// providers' model pages (OpenAI, DeepSeek). ModelsConfig.MaxOutputTokens
-// adds or overrides entries.
+// model name. Models not listed keep the client's max_tokens unless an
+// upstream's refusal taught a limit (Models.LearnMaxOutputTokens). Sources:
+// the providers' model pages (OpenAI, DeepSeek). ModelsConfig.MaxOutputTokens
+// (MODEL_MAX_OUTPUT_TOKENS) adds or overrides entries.
 var outputLimits = map[string]int{
 	"gpt-3.5-turbo":     4096,
 	"gpt-4":             8192,

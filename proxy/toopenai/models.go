@@ -38,8 +38,10 @@ type ModelsConfig struct {
 }
 
 // Models resolves requested model names and knows the upstream models'
-// capabilities. It is immutable after NewModels and safe for concurrent use.
-// A nil *Models passes model names through unchanged.
+// capabilities. Its configuration is immutable after NewModels; the only
+// state it gains is the output limits LearnMaxOutputTokens remembers. It
+// is safe for concurrent use and must not be copied. A nil *Models passes
+// model names through unchanged.
 type Models struct {
 	big, middle, small string
 	exact              map[string]string
@@ -47,6 +49,7 @@ type Models struct {
 	names              []string
 	reasoning          []string // lower-case prefixes, built-in and extra
 	limits             []limit  // sorted by prefix length, longest first
+	learned            learnedLimits
 }
 
 type limit struct {
@@ -177,7 +180,10 @@ func isOpenAIReasoning(model string) bool {
 	return !hasAnyPrefixFold(n, nonReasoningPrefixes) && hasAnyPrefixFold(n, reasoningPrefixes)
 }
 
-// MaxOutputTokens returns the model's output-token limit, or 0 when unknown.
+// MaxOutputTokens returns the model's output-token limit, or 0 when
+// unknown: the configured or built-in limit of its longest matching
+// prefix, lowered by a limit LearnMaxOutputTokens remembers for it. It
+// neither locks nor allocates.
 func (m *Models) MaxOutputTokens(model string) int {
 	n := baseName(model)
 	if m == nil {
@@ -189,12 +195,17 @@ func (m *Models) MaxOutputTokens(model string) int {
 		}
 		return tokens
 	}
+	tokens := 0
 	for _, l := range m.limits {
 		if hasPrefixFold(n, l.prefix) {
-			return l.tokens
+			tokens = l.tokens
+			break
 		}
 	}
-	return 0
+	if learned := m.learned.get(model); learned > 0 && (tokens == 0 || learned < tokens) {
+		tokens = learned
+	}
+	return tokens
 }
 
 // baseName strips a provider prefix such as "openai/" from a model name.
