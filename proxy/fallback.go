@@ -59,7 +59,7 @@ func fallbackWorthy(err error) bool {
 	return ae.Status == http.StatusGatewayTimeout
 }
 
-// fallback takes the error send (and retryOverflow) returned for the
+// fallback takes the error send (and retryRefused) returned for the
 // request translated from body for the upstream model rs.resolved and,
 // when it is worth it (fallbackWorthy), translates body for each of that
 // model's fallbacks in turn (into out, the translation's buffer: the
@@ -96,7 +96,7 @@ func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqStat
 			return nil, prev
 		}
 		if err != nil {
-			resp, err = h.retryOverflow(ctx, req, rs, info.MaxTokens, err)
+			resp, err = h.retryRefused(ctx, req, rs, alt, info.MaxTokens, err)
 		}
 		if err == nil {
 			rs.resolved = alt

@@ -90,7 +90,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	rs.at.Header = translatedHeader(info.Stream)
 	resp, err = h.send(ctx, &req, &rs.at)
 	if err != nil {
-		resp, err = h.retryOverflow(ctx, &req, rs, info.MaxTokens, err)
+		resp, err = h.retryRefused(ctx, &req, rs, info.UpstreamModel, info.MaxTokens, err)
 		if err != nil && keepBody {
 			resp, err = h.fallback(ctx, &req, rs, body, out, err)
 		}
