@@ -167,6 +167,33 @@ func (e *envReader) fallbacks(k string) map[string][]string {
 	return m
 }
 
+// outputLimits reads MODEL_MAX_OUTPUT_TOKENS: "prefix=tokens,..." (e.g.
+// qwen3-coder=65536,glm-4.6=32768), the most max_tokens each upstream
+// model accepts, matched by the longest prefix as the built-in table is.
+func (e *envReader) outputLimits(k string) map[string]int {
+	v := e.str(k, "")
+	if v == "" {
+		return nil
+	}
+	m := make(map[string]int)
+	for _, entry := range strings.Split(v, ",") {
+		prefix, tokens, ok := strings.Cut(entry, "=")
+		prefix, tokens = strings.TrimSpace(prefix), strings.TrimSpace(tokens)
+		n, err := strconv.Atoi(tokens)
+		if !ok || prefix == "" || err != nil || n < 1 {
+			e.errs = append(e.errs, fmt.Errorf("%s: %q: want model-prefix=tokens with tokens a whole number from 1 (e.g. qwen3-coder=65536,glm-4.6=32768)", k, strings.TrimSpace(entry)))
+			continue
+		}
+		key := strings.ToLower(prefix)
+		if _, dup := m[key]; dup {
+			e.errs = append(e.errs, fmt.Errorf("%s: %s is listed twice", k, prefix))
+			continue
+		}
+		m[key] = n
+	}
+	return m
+}
+
 // maxSeconds is the longest duration in seconds time.Duration holds
 // (about 292 years), rounded down.
 const maxSeconds = float64(math.MaxInt64/int64(time.Second)) - 1
@@ -259,6 +286,8 @@ func loadConfig(get func(string) string) (*config, error) {
 		Middle: e.str("MIDDLE_MODEL_NAME", ""),
 		Small:  e.str("SMALL_MODEL_NAME", ""),
 		Map:    e.str("MODEL_MAP", ""),
+
+		MaxOutputTokens: e.outputLimits("MODEL_MAX_OUTPUT_TOKENS"),
 	}
 	for _, m := range strings.Split(e.str("REASONING_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -283,5 +284,36 @@ func TestConfigFallbackListedTwice(t *testing.T) {
 	_, err := loadConfig(env(map[string]string{"MODEL_FALLBACKS": "gpt-5=gpt-4.1|gpt-4.1-mini|gpt-4.1"}))
 	if err == nil || !strings.Contains(err.Error(), "MODEL_FALLBACKS") || !strings.Contains(err.Error(), "gpt-4.1 twice") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestConfigMaxOutputTokens: MODEL_MAX_OUTPUT_TOKENS sets per-prefix
+// output limits that reach the models' table (longest prefix wins, over
+// the built-in entries too); malformed entries stop start-up naming the
+// variable.
+func TestConfigMaxOutputTokens(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{"MODEL_MAX_OUTPUT_TOKENS": " qwen3-coder=65536 , GLM-4.6 = 32768,qwen3-coder-plus=16384,gpt-4o=4096"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ModelsConfig.MaxOutputTokens; len(got) != 4 || got["glm-4.6"] != 32768 || got["qwen3-coder"] != 65536 {
+		t.Fatalf("MaxOutputTokens %v", got)
+	}
+	m, err := toopenai.NewModels(c.ModelsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for model, want := range map[string]int{"qwen3-coder-30b": 65536, "qwen3-coder-plus-1": 16384, "z-ai/glm-4.6": 32768, "gpt-4o-2024-08-06": 4096, "gpt-4.1": 32768, "kimi-k2": 0} {
+		if got := m.MaxOutputTokens(model); got != want {
+			t.Errorf("MaxOutputTokens(%q) = %d; want %d", model, got, want)
+		}
+	}
+	for _, v := range []string{"qwen3-coder", "=8192", "qwen3-coder=", "qwen3-coder=0", "qwen3-coder=-1", "qwen3-coder=8k", "qwen3-coder=1.5", "a=1,,b=2", "qwen=1,QWEN=2"} {
+		if _, err := loadConfig(env(map[string]string{"MODEL_MAX_OUTPUT_TOKENS": v})); err == nil || !strings.Contains(err.Error(), "MODEL_MAX_OUTPUT_TOKENS") {
+			t.Errorf("MODEL_MAX_OUTPUT_TOKENS=%q: %v", v, err)
+		}
+	}
+	if c, err := loadConfig(env(nil)); err != nil || c.ModelsConfig.MaxOutputTokens != nil {
+		t.Fatalf("unset: %v %v", c.ModelsConfig.MaxOutputTokens, err)
 	}
 }
