@@ -160,3 +160,26 @@ func TestTranslateUsesLearnedLimit(t *testing.T) {
 		t.Errorf("a model with nothing learned: %d, %s", info.MaxTokens, out)
 	}
 }
+
+// BenchmarkMaxOutputTokens measures the per-request limit lookup: a model
+// matched by the table, and one whose limit was learned among 256.
+func BenchmarkMaxOutputTokens(b *testing.B) {
+	m, err := NewModels(ModelsConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range MaxLearnedModels - 1 {
+		m.LearnMaxOutputTokens("model-"+strconv.Itoa(i), 4096)
+	}
+	m.LearnMaxOutputTokens("qwen3-coder", 8192)
+	for _, model := range []string{"gpt-5-mini", "qwen3-coder"} {
+		b.Run(model, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if m.MaxOutputTokens(model) == 0 {
+					b.Fatal("no limit")
+				}
+			}
+		})
+	}
+}
