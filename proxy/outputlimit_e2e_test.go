@@ -81,7 +81,7 @@ func TestOutputLimitLearned(t *testing.T) {
 				t.Fatalf("%s/%s: second turn made %d requests (%s), want 1 with the learned limit", c.name, eng, len(reqs), reqs)
 			}
 
-			if s := r.Metrics.Snapshot(); s.Retries.Total != 1 || s.Retries.RequestsRetried != 1 {
+			if s := r.Metrics.Snapshot(); s.Retries.Total != 1 || s.Retries.RequestsRetried != 1 || s.Retries.ByCause["output_limit"] != 1 {
 				t.Fatalf("%s/%s: retries %+v, want 1", c.name, eng, s.Retries)
 			}
 			logs := r.logs()

@@ -50,7 +50,7 @@ func errorTypeIndex(s string) int {
 }
 
 // retryCauseNames are the causes Retry accepts; anything else is "other".
-var retryCauseNames = [...]string{"other", "status_429", "status_5xx", "connect", "timeout", "stale_conn", "pool_timeout", "context_overflow", "fallback", "key_rotated"}
+var retryCauseNames = [...]string{"other", "status_429", "status_5xx", "connect", "timeout", "stale_conn", "pool_timeout", "context_overflow", "output_limit", "fallback", "key_rotated"}
 
 const numRetryCauses = len(retryCauseNames)
 
