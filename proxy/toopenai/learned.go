@@ -11,6 +11,16 @@ import (
 // (one wasted round trip each), which costs time, not memory.
 const MaxLearnedModels = 256
 
+// MinLearnedOutputTokens is the smallest output limit LearnMaxOutputTokens
+// learns. No model Claude Code can work with outputs fewer tokens (a
+// single file edit takes more), and a learned limit clamps every later
+// request for the model: a hostile or buggy upstream stating "[1, 1]", or
+// a number misread from an unrelated refusal, must not degrade the model
+// until restart. A model that really outputs less is configured
+// (ModelsConfig.MaxOutputTokens, which has no floor); its refusals reach
+// the client as they are.
+const MinLearnedOutputTokens = 1024
+
 // learnedLimits holds the output limits upstreams stated when they refused
 // a max_tokens, keyed by the exact upstream model name. Readers load an
 // immutable map through an atomic pointer (no lock, no allocation);
@@ -31,13 +41,13 @@ func (l *learnedLimits) get(model string) int {
 // LearnMaxOutputTokens remembers that the upstream model refuses
 // max_tokens above n, so that later translations for it send at most n.
 // A learned limit only lowers: it reports false, and changes nothing, when
-// n is below 1, when the model's configured, built-in or already learned
+// n is below MinLearnedOutputTokens, when the model's configured, built-in or already learned
 // limit is n or less, or when MaxLearnedModels models are remembered and
 // this one is not among them. It reports true when the limit is new or
 // lower than the one learned before. Safe for concurrent use; a nil
 // *Models learns nothing.
 func (m *Models) LearnMaxOutputTokens(model string, n int) bool {
-	if m == nil || n < 1 || model == "" {
+	if m == nil || n < MinLearnedOutputTokens || model == "" {
 		return false
 	}
 	if cur := m.MaxOutputTokens(model); cur > 0 && cur <= n {

@@ -64,14 +64,14 @@ func TestLearnedCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range MaxLearnedModels {
-		if !m.LearnMaxOutputTokens("model-"+strconv.Itoa(i), 1000) {
+		if !m.LearnMaxOutputTokens("model-"+strconv.Itoa(i), 2000) {
 			t.Fatalf("model %d not learned under the cap", i)
 		}
 	}
-	if m.LearnMaxOutputTokens("one-too-many", 1000) || m.MaxOutputTokens("one-too-many") != 0 {
+	if m.LearnMaxOutputTokens("one-too-many", 2000) || m.MaxOutputTokens("one-too-many") != 0 {
 		t.Error("a model beyond the cap was remembered")
 	}
-	if !m.LearnMaxOutputTokens("model-0", 500) || m.MaxOutputTokens("model-0") != 500 {
+	if !m.LearnMaxOutputTokens("model-0", 1500) || m.MaxOutputTokens("model-0") != 1500 {
 		t.Error("a remembered model could not be lowered at the cap")
 	}
 	if n := len(*m.learned.m.Load()); n != MaxLearnedModels {
@@ -181,5 +181,55 @@ func BenchmarkMaxOutputTokens(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLearnFloor: an upstream's statement that a model outputs fewer than
+// MinLearnedOutputTokens tokens is never learned (a hostile or buggy
+// upstream, or a number misread from an unrelated message, would
+// otherwise clamp every later request for the model to it: "[1, 1]" to
+// max_tokens 1); at the floor it is.
+func TestLearnFloor(t *testing.T) {
+	m, err := NewModels(ModelsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 256, MinLearnedOutputTokens - 1} {
+		if m.LearnMaxOutputTokens("glm-4.6", n) || m.MaxOutputTokens("glm-4.6") != 0 {
+			t.Fatalf("learned %d: limit now %d", n, m.MaxOutputTokens("glm-4.6"))
+		}
+	}
+	if !m.LearnMaxOutputTokens("glm-4.6", MinLearnedOutputTokens) || m.MaxOutputTokens("glm-4.6") != MinLearnedOutputTokens {
+		t.Fatalf("the floor itself not learned: %d", m.MaxOutputTokens("glm-4.6"))
+	}
+	if m.LearnMaxOutputTokens("glm-4.6", 1) || m.MaxOutputTokens("glm-4.6") != MinLearnedOutputTokens {
+		t.Fatalf("lowered below the floor: %d", m.MaxOutputTokens("glm-4.6"))
+	}
+}
+
+// TestConfiguredLimitWithProvider: a configured limit keyed by the model
+// name as the upstream takes it, provider prefix and all (OpenRouter's
+// "qwen/qwen3-coder", the same string as BIG_MODEL_NAME), applies to it;
+// it used to be compared with the name stripped of its provider and never
+// matched. It does not apply to the same model of another provider, and a
+// key without a provider still matches any provider's model.
+func TestConfiguredLimitWithProvider(t *testing.T) {
+	m, err := NewModels(ModelsConfig{MaxOutputTokens: map[string]int{"Qwen/Qwen3-Coder": 65536, "glm-4.6": 32768}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for model, want := range map[string]int{
+		"qwen/qwen3-coder":      65536,
+		"qwen/qwen3-coder-plus": 65536,
+		"QWEN/qwen3-coder":      65536,
+		"other/qwen3-coder":     0,
+		"qwen3-coder":           0,
+		"z-ai/glm-4.6":          32768,
+		"glm-4.6":               32768,
+		"openai/gpt-4o":         16384,
+	} {
+		if got := m.MaxOutputTokens(model); got != want {
+			t.Errorf("MaxOutputTokens(%q) = %d; want %d", model, got, want)
+		}
 	}
 }

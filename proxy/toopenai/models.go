@@ -33,7 +33,10 @@ type ModelsConfig struct {
 	// reasoning_effort sent). Matched case-insensitively.
 	ReasoningModels []string
 	// MaxOutputTokens adds or overrides per-model output limits, keyed by
-	// model-name prefix (longest prefix wins).
+	// model-name prefix (longest prefix wins), matched case-insensitively
+	// against the name without its provider ("gpt-4o" matches
+	// "openai/gpt-4o") or, for a key naming one ("qwen/qwen3-coder"),
+	// against the whole name.
 	MaxOutputTokens map[string]int
 }
 
@@ -55,6 +58,7 @@ type Models struct {
 type limit struct {
 	prefix string
 	tokens int
+	full   bool // prefix names a provider ("qwen/qwen3-coder"): matched against the whole model name
 }
 
 // NewModels validates c and builds a Models.
@@ -115,7 +119,7 @@ func NewModels(c ModelsConfig) (*Models, error) {
 		lim[strings.ToLower(k)] = v
 	}
 	for k, v := range lim {
-		m.limits = append(m.limits, limit{k, v})
+		m.limits = append(m.limits, limit{k, v, strings.Contains(k, "/")})
 	}
 	slices.SortFunc(m.limits, func(a, b limit) int {
 		if d := len(b.prefix) - len(a.prefix); d != 0 {
@@ -197,7 +201,7 @@ func (m *Models) MaxOutputTokens(model string) int {
 	}
 	tokens := 0
 	for _, l := range m.limits {
-		if hasPrefixFold(n, l.prefix) {
+		if hasPrefixFold(n, l.prefix) || l.full && hasPrefixFold(model, l.prefix) {
 			tokens = l.tokens
 			break
 		}
