@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ccproxy/ccproxy/engine"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
 )
 
 // outputLimitPatterns find, in a lower-cased upstream message, the most
@@ -127,13 +128,14 @@ func (h *Handler) retryRefused(ctx context.Context, req *engine.Request, rs *req
 // (req.Body is patched in place, max_tokens or max_completion_tokens as
 // sent). The retry's own error comes back as it is (a limit it states is
 // learned too, never retried). Any other error, or a refusal stating no
-// number or no lower one, comes back unchanged.
+// number, no lower one or an implausible one (learnOutputLimit), comes
+// back unchanged.
 func (h *Handler) retryOutputLimit(ctx context.Context, req *engine.Request, rs *reqState, model string, err error) (*engine.Response, error) {
-	n := h.learnOutputLimit(rs, model, err)
+	sent := sentMaxTokens(req.Body)
+	n := h.learnOutputLimit(rs, model, sent, err)
 	if n == 0 {
 		return nil, err
 	}
-	sent := sentMaxTokens(req.Body)
 	body, patched := setMaxTokens(req.Body, sent, n)
 	if !patched {
 		return nil, err
@@ -146,21 +148,29 @@ func (h *Handler) retryOutputLimit(ctx context.Context, req *engine.Request, rs 
 		Msg("upstream refused max_tokens above the model's output limit: retrying with the limit")
 	resp, err := h.send(ctx, req, &rs.at)
 	if err != nil {
-		h.learnOutputLimit(rs, model, err)
+		h.learnOutputLimit(rs, model, n, err)
 	}
 	return resp, err
 }
 
 // learnOutputLimit is the output limit an upstream error states, 0 when
-// it is no output-limit refusal; a limit lower than the model's known one
-// is remembered and logged once at info.
-func (h *Handler) learnOutputLimit(rs *reqState, model string, err error) int {
+// it is no output-limit refusal of a request that asked for sent output
+// tokens; a limit lower than the model's known one is remembered and
+// logged once at info. A stated limit of sent or more cannot be why the
+// request was refused (the number was read from a refusal of something
+// else), and one below toopenai.MinLearnedOutputTokens is not trusted
+// (a hostile or buggy upstream's "[1, 1]" would make the retry ask for
+// one token): both are 0, and the refusal reaches the client as it is.
+func (h *Handler) learnOutputLimit(rs *reqState, model string, sent int, err error) int {
 	ae, ok := err.(*apiError)
 	if !ok || !ae.Upstream {
 		return 0
 	}
 	n := parseOutputLimit(ae.RawStatus, ae.Raw)
-	if n > 0 && h.cfg.Models.LearnMaxOutputTokens(model, n) {
+	if n < toopenai.MinLearnedOutputTokens || n >= sent {
+		return 0
+	}
+	if h.cfg.Models.LearnMaxOutputTokens(model, n) {
 		h.log.Info().Str("request_id", rs.id).Str("model", model).Int("max_output_tokens", n).
 			Msg("learned the upstream model's output limit from its refusal: later requests send at most this max_tokens")
 	}

@@ -217,3 +217,48 @@ func TestOutputLimitFallbackModel(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputLimitImplausible: a refusal whose stated limit cannot be the
+// reason the request was refused, or is too small to trust, is neither
+// retried nor learned; the client gets the upstream's 400 as it is, after
+// one upstream request. "[1, 1]" (a hostile or buggy upstream) used to
+// be retried with max_tokens 1 (a one-token answer) and learned, clamping
+// every later request; a limit of 8192 stated to a request that asked for
+// 4096 (so the refusal was about something else) used to be learned,
+// clamping later 32,000 requests to 8192.
+func TestOutputLimitImplausible(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		refusal string
+		sent    string
+	}{
+		{"limit 1", strings.ReplaceAll(deepSeekLimit, "8192", "1"), "32000"},
+		{"limit 1023", strings.ReplaceAll(deepSeekLimit, "8192", "1023"), "32000"},
+		{"limit above what was sent", deepSeekLimit, "4096"},
+	} {
+		up, url := newOverflowUpstream(t, func(_ int, _ []byte, w http.ResponseWriter) {
+			writeJSONError(w, http.StatusBadRequest, c.refusal)
+		})
+		r := newRigFor(t, "nethttp", url, withModel(t, "glm-4.6"), nil)
+		for _, stream := range []bool{true, false} {
+			before := len(up.requests())
+			turn := bytes.Replace(overflowTurn(stream), []byte(`"max_tokens":32000`), []byte(`"max_tokens":`+c.sent), 1)
+			resp := post(t, r.URL, "/v1/messages", turn, nil)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("%s stream=%v: status %d", c.name, stream, resp.StatusCode)
+			}
+			if typ, msg := errorBody(t, resp); typ != errInvalidRequest || !strings.Contains(msg, "range of max_tokens") {
+				t.Fatalf("%s stream=%v: %s %q", c.name, stream, typ, msg)
+			}
+			if reqs := up.requests()[before:]; len(reqs) != 1 {
+				t.Fatalf("%s stream=%v: %d upstream requests, want 1 (max_tokens %d, then %d)", c.name, stream, len(reqs), outputLimit(reqs[0]), outputLimit(reqs[len(reqs)-1]))
+			}
+		}
+		if got := r.H.cfg.Models.MaxOutputTokens("glm-4.6"); got != 0 {
+			t.Fatalf("%s: learned %d", c.name, got)
+		}
+		if s := r.Metrics.Snapshot(); s.Retries.Total != 0 {
+			t.Fatalf("%s: retries %+v", c.name, s.Retries)
+		}
+	}
+}
