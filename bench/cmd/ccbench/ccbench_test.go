@@ -108,14 +108,14 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 4*time.Second || o.seq != 300 || o.rounds != 3 || !strings.Contains(o.configs, "fasthttp,hop,direct,direct-inproc") || strings.Contains(o.configs, "h2c") {
+	if o.duration != 4*time.Second || o.seq != 300 || o.rounds != 3 || !strings.Contains(o.configs, "fasthttp,hop,direct,direct-inproc") || strings.Contains(o.configs, "h2c") || strings.Contains(o.configs, "fasthttp-tls") {
 		t.Fatalf("quick defaults: %+v", o)
 	}
 	o, err = parseFlags([]string{"-full"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 15*time.Second || o.rounds != 5 || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,hop,direct,direct-inproc") {
+	if o.duration != 15*time.Second || o.rounds != 5 || !strings.Contains(o.configs, "nethttp-h2c") || !strings.Contains(o.configs, "fasthttp,fasthttp-tls,hop,direct,direct-inproc") {
 		t.Fatalf("full defaults: %+v", o)
 	}
 	if _, err := parseFlags([]string{"-scenarios", "w2,nope"}); err == nil {

@@ -66,7 +66,7 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("ccbench", flag.ContinueOnError)
 	fs.BoolVar(&o.full, "full", false, "bench-full: longer windows, more requests, all configurations including nethttp-h2c")
-	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct,direct-inproc; -full adds nethttp-h2c); unknown names run as ENGINE=<name>")
+	fs.StringVar(&o.configs, "configs", "", "comma-separated configurations (default naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct,direct-inproc; -full adds nethttp-h2c and fasthttp-tls); unknown names run as ENGINE=<name>")
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ","))
 	fs.DurationVar(&o.duration, "duration", 0, "measured time of each throughput scenario per configuration, split over the rounds (default 4s, -full 15s)")
 	fs.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up before each round's throughput window")
@@ -117,7 +117,7 @@ func parseFlags(args []string) (options, error) {
 	if o.configs == "" {
 		o.configs = "naive,nethttp-h1,nethttp-h2,fasthttp,hop,direct,direct-inproc"
 		if o.full {
-			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,hop,direct,direct-inproc"
+			o.configs = "naive,nethttp-h1,nethttp-h2,nethttp-h2c,fasthttp,fasthttp-tls,hop,direct,direct-inproc"
 		}
 	}
 	for s := range strings.SplitSeq(o.scenarios, ",") {
