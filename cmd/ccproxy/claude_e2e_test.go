@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,30 +37,12 @@ func TestClaudeCodeCLI(t *testing.T) {
 		}
 		t.Skip("Claude Code CLI not installed (make claude-cli)")
 	}
-	bin := buildBinary(t, "")
-	port := freePort(t)
-	srv := exec.Command(bin)
-	srv.Env = cleanEnv("PORT=" + port)
-	var logs syncBuffer
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	base := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ccproxy did not come up: %s", logs.String())
-		}
-	}
+	srv := startServer(t, buildBinary(t, ""))
+	base, logs := srv.base, srv.logs
 
 	// A -p prompt that makes a Bash tool round trip.
 	t.Run("bash", func(t *testing.T) {
-		res := runClaude(t, claude, base, &logs, "run a command", "--allowedTools", "Bash")
+		res := runClaude(t, claude, base, logs, "run a command", "--allowedTools", "Bash")
 		// The demo upstream asks for `echo hello from the ccproxy demo upstream`;
 		// Claude Code runs it and sends the output back; the demo quotes it.
 		if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: hello from the ccproxy demo upstream") {
@@ -86,7 +67,7 @@ func TestClaudeCodeCLI(t *testing.T) {
 		cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{mcpServer: map[string]any{
 			"command": self, "env": map[string]string{"CCPROXY_TEST_MCP_SERVER": "1"},
 		}}})
-		res := runClaude(t, claude, base, &logs, "search the knowledge base",
+		res := runClaude(t, claude, base, logs, "search the knowledge base",
 			"--mcp-config", string(cfg), "--strict-mcp-config", "--tools", "", "--allowedTools", "mcp__"+mcpServer+"__"+mcpTool)
 		if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "The command printed: "+mcpAnswer) {
 			t.Fatalf("claude result %+v\nccproxy log:\n%s", res, logs.String())

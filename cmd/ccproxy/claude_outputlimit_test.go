@@ -5,11 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -73,31 +71,13 @@ func TestClaudeCodeCLIOutputLimit(t *testing.T) {
 	upSrv := httptest.NewServer(up)
 	defer upSrv.Close()
 
-	bin := buildBinary(t, "")
-	port := freePort(t)
-	srv := exec.Command(bin)
-	srv.Env = cleanEnv("PORT="+port, "OPENAI_BASE_URL="+upSrv.URL+"/v1", "OPENAI_API_KEY=sk-test",
+	srv := startServer(t, buildBinary(t, ""), "OPENAI_BASE_URL="+upSrv.URL+"/v1", "OPENAI_API_KEY=sk-test",
 		"BIG_MODEL_NAME=qwen3-coder", "MIDDLE_MODEL_NAME=qwen3-coder", "SMALL_MODEL_NAME=qwen3-coder",
 		"MODEL_MAP=", "MODEL_MAX_OUTPUT_TOKENS=")
-	var logs syncBuffer
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	base := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ccproxy did not come up: %s", logs.String())
-		}
-	}
+	base, logs := srv.base, srv.logs
 
 	for turn := range 2 {
-		res := runClaude(t, claude, base, &logs, "say hello", "--tools", "")
+		res := runClaude(t, claude, base, logs, "say hello", "--tools", "")
 		if res.IsError || res.StopReason != "end_turn" || !strings.Contains(res.Result, "Hello from a small model.") {
 			t.Fatalf("turn %d: claude result %+v\nccproxy log:\n%s", turn, res, logs.String())
 		}

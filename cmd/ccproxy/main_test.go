@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"os"
@@ -104,32 +103,45 @@ func TestNoFasthttpBinary(t *testing.T) {
 	}
 }
 
+// server is a ccproxy binary started by startServer.
+type server struct {
+	cmd  *exec.Cmd
+	base string      // http://127.0.0.1:PORT
+	logs *syncBuffer // its stderr
+	done chan struct{}
+	err  error // how it exited, once done is closed
+}
+
+// startServer runs bin with a clean environment plus env (PORT is chosen
+// here) and returns once /health answers. The process is killed at the
+// end of the test unless it has exited.
+func startServer(t *testing.T, bin string, env ...string) *server {
+	t.Helper()
+	port := freePort(t)
+	s := &server{cmd: exec.Command(bin), base: "http://127.0.0.1:" + port, logs: new(syncBuffer), done: make(chan struct{})}
+	s.cmd.Env = cleanEnv(append([]string{"PORT=" + port}, env...)...)
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); <-s.done })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(s.base + "/health"); err == nil {
+			resp.Body.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ccproxy did not come up: %s", s.logs.String())
+		}
+	}
+}
+
 // TestDemoModeEndToEnd runs the binary as a newcomer would (no key: demo
 // upstream), streams a message through it and stops it with SIGTERM.
 func TestDemoModeEndToEnd(t *testing.T) {
-	bin := buildBinary(t, "fasthttp")
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = cleanEnv("PORT=" + port)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ccproxy did not come up: %s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv := startServer(t, buildBinary(t, "fasthttp"))
+	base, logs := srv.base, srv.logs
 	body := `{"model":"claude-sonnet-4-5","max_tokens":200,"stream":true,"messages":[{"role":"user","content":"hello demo"}]}`
 	resp, err := http.Post(base+"/v1/messages?beta=true", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -146,17 +158,13 @@ func TestDemoModeEndToEnd(t *testing.T) {
 	if len(evs) < 5 || evs[0] != "message_start" || evs[len(evs)-1] != "message_stop" {
 		t.Fatalf("events %v", evs)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	srv.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
+	case <-srv.done:
+		if srv.err != nil {
+			t.Fatalf("exit after SIGTERM: %v", srv.err)
 		}
-	case <-ctx.Done():
+	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
 	l := logs.String()
