@@ -294,34 +294,16 @@ func TestBodyBudgetUnknownLength(t *testing.T) {
 // client gone (which answered nothing: an empty 200).
 func TestStopEndsBudgetWait(t *testing.T) {
 	for _, base := range []bool{true, false} {
-		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) { testStopEndsBudgetWait(t, base) })
+		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) {
+			up := newGatedUpstream(t)
+			stopEndsWait(t, up, base, "the body budget",
+				func(c *Config) { c.MaxBufferedBytes = 2 * bodyWeight(int64(len(streamBody))) },
+				func(r *rig) bool { return r.Metrics.Snapshot().Requests.BufferWaits > 0 })
+			if n := up.seen.Load(); n != 0 {
+				t.Fatalf("upstream saw %d requests, want 0", n)
+			}
+		})
 	}
-}
-
-func testStopEndsBudgetWait(t *testing.T, base bool) {
-	up := newGatedUpstream(t)
-	r := newRigBase(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
-		c.MaxBufferedBytes = 2 * bodyWeight(int64(len(streamBody)))
-		c.QueueTimeout = time.Hour
-		c.ClientReadTimeout = time.Hour
-	}, nil, base)
-	finish := halfSent(t, r.URL) // holds the budget
-	secondc := make(chan *http.Response, 1)
-	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
-	for r.Metrics.Snapshot().Requests.BufferWaits == 0 {
-		time.Sleep(time.Millisecond) // the second waits for the budget
-	}
-	r.H.Stop()
-	select {
-	case second := <-secondc:
-		wantOverloaded(t, second, http.StatusServiceUnavailable)
-	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
-		t.Fatal("the request waiting for the body budget was not answered after Stop")
-	}
-	if n := up.seen.Load(); n != 0 {
-		t.Fatalf("upstream saw %d requests, want 0", n)
-	}
-	finish()
 }
 
 // TestStopEndsSlotWait: the same for a request queued for a slot
@@ -330,29 +312,37 @@ func testStopEndsBudgetWait(t *testing.T, base bool) {
 // together, and the wait must not pick the client-gone branch).
 func TestStopEndsSlotWait(t *testing.T) {
 	for _, base := range []bool{true, false} {
-		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) { testStopEndsSlotWait(t, base) })
+		t.Run(fmt.Sprintf("base=%v", base), func(t *testing.T) {
+			stopEndsWait(t, newGatedUpstream(t), base, "a slot",
+				func(c *Config) { c.MaxConcurrent = 1 },
+				func(*rig) bool { return strings.Contains(goroutines(), "(*Handler).takeSlot") })
+		})
 	}
 }
 
-func testStopEndsSlotWait(t *testing.T, base bool) {
-	up := newGatedUpstream(t)
+// stopEndsWait serves with limit applied (served with or without the
+// Handler's BaseContext), holds the limited resource with a half-sent
+// request, sends a second request, waits until waiting reports it queued
+// for what, calls Stop and expects the second to get 503 overloaded_error.
+func stopEndsWait(t *testing.T, up *gatedUpstream, base bool, what string, limit func(*Config), waiting func(*rig) bool) {
+	t.Helper()
 	r := newRigBase(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
-		c.MaxConcurrent = 1
+		limit(c)
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
 	}, nil, base)
-	finish := halfSent(t, r.URL) // holds the only slot
+	finish := halfSent(t, r.URL) // holds the budget or the only slot
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
-	for !strings.Contains(goroutines(), "(*Handler).takeSlot") {
-		time.Sleep(time.Millisecond) // the second waits for a slot
+	for !waiting(r) {
+		time.Sleep(time.Millisecond) // the second waits
 	}
 	r.H.Stop()
 	select {
 	case second := <-secondc:
 		wantOverloaded(t, second, http.StatusServiceUnavailable)
 	case <-time.After(10 * time.Second): // a hang guard, not a timing assertion
-		t.Fatal("the request queued for a slot was not answered after Stop")
+		t.Fatalf("the request queued for %s was not answered after Stop", what)
 	}
 	finish()
 }
