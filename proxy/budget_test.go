@@ -207,12 +207,7 @@ func TestBodyBudgetLargeBody(t *testing.T) {
 	r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
 		c.MaxBufferedBytes = 16 << 10
 	}, nil)
-	resp := post(t, r.URL, "/v1/messages", body, nil)
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
-		t.Fatalf("status %d, body %.300q", resp.StatusCode, out)
-	}
+	wantMessageStop(t, post(t, r.URL, "/v1/messages", body, nil), "turn")
 	if !budgetFree(r.H) {
 		t.Fatal("the budget was not given back")
 	}
@@ -260,24 +255,8 @@ func TestBodyBudgetUnknownLength(t *testing.T) {
 
 	up.open(up.headGate)
 	up.open(up.endGate)
-	first := <-firstc
-	if first == nil {
-		t.FailNow()
-	}
-	out, _ := io.ReadAll(first.Body)
-	first.Body.Close()
-	if first.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
-		t.Fatalf("first: status %d, body %.300q", first.StatusCode, out)
-	}
-	alone := chunked(r.URL, turn(1500<<10))
-	if alone == nil {
-		t.FailNow()
-	}
-	out, _ = io.ReadAll(alone.Body)
-	alone.Body.Close()
-	if alone.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
-		t.Fatalf("chunked body larger than the budget: status %d, body %.300q", alone.StatusCode, out)
-	}
+	wantMessageStop(t, <-firstc, "first")
+	wantMessageStop(t, chunked(r.URL, turn(1500<<10)), "chunked body larger than the budget")
 	if !budgetFree(r.H) {
 		t.Fatal("the budget was not given back")
 	}

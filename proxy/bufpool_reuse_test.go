@@ -109,15 +109,7 @@ func TestUpstreamBodyOutlivesItsBuffer(t *testing.T) {
 			if !bytes.Contains(body, []byte(marker)) {
 				t.Fatal("upstream body lacks the client's message")
 			}
-			resp := <-respc
-			if resp == nil {
-				t.FailNow()
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
-				t.Fatalf("status %d, body %.300q", resp.StatusCode, out)
-			}
+			wantMessageStop(t, <-respc, "turn")
 		})
 	}
 }

@@ -331,3 +331,18 @@ func frontEnds(t *testing.T, r *rig) []frontEnd {
 	h2cURL, h2cClient := h2cFront(t, r.H)
 	return []frontEnd{{"HTTP/1.1", r.URL, &http.Client{Timeout: 20 * time.Second}}, {"h2c", h2cURL, h2cClient}}
 }
+
+// wantMessageStop reads resp (nil: the request failed and said so) and
+// fails the test, naming what, unless it is a 200 whose body reaches
+// message_stop.
+func wantMessageStop(t testing.TB, resp *http.Response, what string) {
+	t.Helper()
+	if resp == nil {
+		t.FailNow()
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
+		t.Fatalf("%s: status %d, body %.300q", what, resp.StatusCode, out)
+	}
+}

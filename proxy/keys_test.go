@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,7 +286,7 @@ func TestKeyRingPick(t *testing.T) {
 	for range 4 {
 		got = append(got, r.pick(0))
 	}
-	if want := []int{0, 1, 2, 0}; !equalInts(got, want) {
+	if want := []int{0, 1, 2, 0}; !slices.Equal(got, want) {
 		t.Fatalf("round robin %v, want %v", got, want)
 	}
 	r.keys[1].benchUntil.Store(1 << 62)
@@ -305,16 +306,4 @@ func TestKeyRingPick(t *testing.T) {
 	if _, err := newKeyRing([]string{keyA, ""}); err == nil || strings.Contains(err.Error(), keyA) {
 		t.Fatalf("empty key: %v", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

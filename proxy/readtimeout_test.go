@@ -259,17 +259,8 @@ func TestReadTimeoutNotChargedForBudgetWait(t *testing.T) {
 			time.Sleep(300 * time.Millisecond) // three read timeouts go by while it waits
 			up.open(up.headGate)
 			up.open(up.endGate)
-			for _, ch := range []chan *http.Response{firstc, secondc} {
-				resp := <-ch
-				if resp == nil {
-					t.FailNow()
-				}
-				out, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || !strings.Contains(string(out), "message_stop") {
-					t.Fatalf("status %d, body %.300q", resp.StatusCode, out)
-				}
-			}
+			wantMessageStop(t, <-firstc, "first")
+			wantMessageStop(t, <-secondc, "second")
 		})
 	}
 }
