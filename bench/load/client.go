@@ -34,10 +34,12 @@ type Sample struct {
 	// FirstEvent is from the start to the end of the first SSE event
 	// (0 when the response was not an event stream).
 	FirstEvent time.Duration
-	// FirstToken is from the start to the first read that carries a
-	// "delta" (an OpenAI chunk's delta or an Anthropic content_block_delta):
-	// time to first token, comparable between direct and through-proxy
-	// streams whatever preamble events the proxy sends first.
+	// FirstToken is from the start to the first read that carries
+	// generated text (an Anthropic content_block_delta, or an OpenAI chunk
+	// whose content, reasoning or tool-call arguments are not empty): time
+	// to first token, comparable between direct and through-proxy streams
+	// whatever preamble events either sends first (message_start, or
+	// OpenAI's role-only first chunk).
 	FirstToken time.Duration
 	// Events counts SSE events (blank-line terminated blocks).
 	Events int
@@ -125,7 +127,7 @@ func (c *Client) Do(r *Request, start time.Time, buf []byte, onGap gapRecorder, 
 	var sc eventScanner
 	var last time.Time
 	note := func(p []byte) {
-		if sse && s.FirstToken == 0 && bytes.Contains(p, deltaWord) {
+		if sse && s.FirstToken == 0 && carriesToken(p) {
 			s.FirstToken = time.Since(start)
 		}
 		n := sc.scan(p)
@@ -167,7 +169,33 @@ func (c *Client) Do(r *Request, start time.Time, buf []byte, onGap gapRecorder, 
 	return s, nil
 }
 
-var deltaWord = []byte("delta")
+// tokenFields are the JSON keys whose non-empty string value is generated
+// text: OpenAI's delta content, reasoning (two spellings) and tool-call
+// arguments.
+var tokenFields = [][]byte{[]byte(`"content":"`), []byte(`"reasoning_content":"`), []byte(`"reasoning":"`), []byte(`"arguments":"`)}
+
+var anthropicDelta = []byte("content_block_delta")
+
+// carriesToken reports whether p holds generated text (see
+// Sample.FirstToken). A field split across two reads is seen in neither.
+func carriesToken(p []byte) bool {
+	if bytes.Contains(p, anthropicDelta) {
+		return true
+	}
+	for _, f := range tokenFields {
+		for q := p; ; {
+			i := bytes.Index(q, f)
+			if i < 0 {
+				break
+			}
+			q = q[i+len(f):]
+			if len(q) > 0 && q[0] != '"' {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // eventScanner counts blank-line event terminators ("\n\n" or "\r\n\r\n")
 // across read boundaries.

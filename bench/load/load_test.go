@@ -33,7 +33,11 @@ func upstream(t *testing.T, hits *atomic.Int64) *httptest.Server {
 		case "/sse":
 			w.Header().Set("Content-Type", "text/event-stream")
 			for i := range 5 {
-				fmt.Fprintf(w, "event: e\r\ndata: {\"delta\":%d,\"n\":%d}\r\n\r\n", i, len(body))
+				content := fmt.Sprintf("t%d", i) // OpenAI's first chunk has the role and no text
+				if i == 0 {
+					content = ""
+				}
+				fmt.Fprintf(w, "event: e\r\ndata: {\"choices\":[{\"delta\":{\"content\":%q}}],\"n\":%d}\r\n\r\n", content, len(body))
 				w.(http.Flusher).Flush()
 			}
 		case "/json":
@@ -129,6 +133,32 @@ func TestBurstRunsAllRounds(t *testing.T) {
 	wall, res := Burst(context.Background(), c, &Request{URL: srv.URL + "/sse", Body: []byte(`{}`)}, 10, 3)
 	if res.Requests != 30 || wall <= 0 {
 		t.Fatalf("requests=%d wall=%v; want 30, > 0", res.Requests, wall)
+	}
+}
+
+// TestCarriesToken: the first token is the first generated text, not an
+// event that merely has a delta (OpenAI's role-only first chunk) or a
+// preamble (message_start, content_block_start).
+func TestCarriesToken(t *testing.T) {
+	for _, c := range []struct {
+		p    string
+		want bool
+	}{
+		{`data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null}}]}`, false},
+		{`data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}`, true},
+		{`data: {"choices":[{"delta":{"content":""}}]} data: {"choices":[{"delta":{"content":"x"}}]}`, true},
+		{`data: {"choices":[{"delta":{"reasoning_content":"hmm"}}]}`, true},
+		{`data: {"choices":[{"delta":{"reasoning":"hmm"}}]}`, true},
+		{`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]}`, false},
+		{`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a"}}]}}]}`, true},
+		{"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[]}}\n\n", false},
+		{"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", false},
+		{"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n", true},
+		{`"content":"`, false}, // cut at the read's end
+	} {
+		if got := carriesToken([]byte(c.p)); got != c.want {
+			t.Errorf("carriesToken(%s) = %v, want %v", c.p, got, c.want)
+		}
 	}
 }
 
