@@ -6,11 +6,18 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// appendTools writes tools, tool_choice and parallel_tool_calls. Server
-// tools (a type other than "custom" and no input_schema) are dropped with a
-// debug log; when no tool remains, none of the three fields is sent. Names
-// too long for OpenAI are shortened (see appendToolName) and recorded in
-// t.toolNames.
+// appendTools writes tools, tool_choice and parallel_tool_calls; when no
+// tool remains, none of the three fields is sent. Names too long for OpenAI
+// are shortened (see appendToolName) and recorded in t.toolNames.
+//
+// A tool with a type other than "custom" and no input_schema is either an
+// Anthropic-defined client tool (bash, text editor, computer, memory: see
+// clienttools.go), sent as a function with Anthropic's schema, or a server
+// tool (web_search, web_fetch, code_execution, tool_search_tool and any
+// other type), which only Anthropic's API can run. A request that depends
+// on server tools (tool_choice names one, or all its tools are server
+// tools and tool_choice is not "none") is refused with a *RequestError
+// naming the tool; otherwise they are dropped with a warning.
 //
 // The logger is a parameter rather than a translator field: zerolog's event
 // API leaks its receiver, which would move the translator's stack-held
@@ -25,27 +32,37 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 	mark := len(dst)
 	dst = append(dst, `,"tools":[`...)
 	n, idx := 0, 0
+	nServer, firstServer := 0, 0
+	var server toolDef // the first server tool
 	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if !isObject(v) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx), Message: "must be an object"}
 		}
 		tf := t.toolFields(v)
-		name, desc, schema, typ := tf.name, tf.desc, tf.schema, tf.typ
+		name, desc, schema := tf.name, tf.desc, tf.schema
 		if !isString(name) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx) + ".name", Message: "must be a string"}
 		}
 		idx++
-		if !tf.sent() {
-			if log != nil {
-				log.Debug().Str("tool", unquote(name)).Str("type", unquote(typ)).Msg("dropped server tool")
+		var ct *clientTool
+		if !tf.custom() {
+			if ct = lookupClientTool(tf.typ); ct == nil {
+				if nServer == 0 {
+					server, firstServer = tf, idx-1
+				}
+				nServer++
+				continue
 			}
-			continue
 		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		n++
+		if ct != nil {
+			dst = t.appendClientTool(dst, v, name, ct)
+			continue
+		}
 		dst = append(dst, `{"type":"function","function":{"name":`...)
 		dst = appendToolName(dst, name, t.toolNames)
 		if isString(desc) {
@@ -63,10 +80,54 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 		dst = append(dst, "}}"...)
 	}
 	if n == 0 {
+		if nServer > 0 && !choiceIsNone(choice) {
+			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(firstServer),
+				Message: serverToolMessage(&server) + "; it is the only kind of tool in this request"}
+		}
+		t.warnServerTools(tools, nServer, log)
 		return dst[:mark], nil
 	}
 	dst = append(dst, ']')
-	return t.appendToolChoice(dst, choice, tools, log), nil
+	dst, err := t.appendToolChoice(dst, choice, tools, log)
+	if err != nil {
+		return dst[:mark], err
+	}
+	t.warnServerTools(tools, nServer, log)
+	return dst, nil
+}
+
+// serverToolMessage says that the server tool d cannot run upstream.
+func serverToolMessage(d *toolDef) string {
+	return "tool " + strconv.Quote(unquote(d.name)) + " has type " + strconv.Quote(unquote(d.typ)) +
+		", a server tool: it runs only on Anthropic's API, and the configured upstream (an OpenAI-compatible API) cannot run it"
+}
+
+// warnServerTools logs each of the nServer server tools in tools as dropped.
+func (t *translator) warnServerTools(tools []byte, nServer int, log *zerolog.Logger) {
+	if nServer == 0 || log == nil {
+		return
+	}
+	it := indexed(tools, t.ix)
+	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
+		if d := t.toolFields(v); !d.custom() && lookupClientTool(d.typ) == nil {
+			log.Warn().Str("tool", unquote(d.name)).Str("type", unquote(d.typ)).
+				Msg("dropped server tool: it runs only on Anthropic's API and the upstream cannot run it")
+		}
+	}
+}
+
+// choiceIsNone reports whether tool_choice is {"type":"none"}.
+func choiceIsNone(choice []byte) bool {
+	if !isObject(choice) {
+		return false
+	}
+	it := members(choice)
+	for k, v, ok := it.next(); ok; k, v, ok = it.next() {
+		if string(k) == "type" {
+			return strEq(v, "none")
+		}
+	}
+	return false
 }
 
 // toolDef holds the raw fields of one Anthropic tool definition.
@@ -91,32 +152,46 @@ func (t *translator) toolFields(v []byte) toolDef {
 	return d
 }
 
-// sent reports whether the tool goes upstream: server tools (a type other
-// than "custom" and no input_schema) are dropped.
-func (d *toolDef) sent() bool {
+// custom reports whether the tool is sent as the client defined it: it
+// has an input_schema, or no type, or type "custom". Other tools are
+// Anthropic-defined client tools or server tools.
+func (d *toolDef) custom() bool {
 	return d.schema != nil || d.typ == nil || strEq(d.typ, "custom")
 }
 
-// sentTool reports whether tools holds a tool named name (a raw JSON
-// string) that appendTools sent upstream (not a dropped server tool).
-func (t *translator) sentTool(tools, name []byte) bool {
+// toolSent is what became of a tool that tool_choice names.
+type toolSent int
+
+const (
+	toolMissing  toolSent = iota // no tool of that name
+	toolUpstream                 // sent upstream (custom or client tool)
+	toolServer                   // a server tool, not sent
+)
+
+// findTool returns what became of the tool named name (a raw JSON string)
+// in tools, and its definition.
+func (t *translator) findTool(tools, name []byte) (toolSent, toolDef) {
 	want := unquote(name)
 	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if d := t.toolFields(v); isObject(v) && unquote(d.name) == want {
-			return d.sent()
+			if d.custom() || lookupClientTool(d.typ) != nil {
+				return toolUpstream, d
+			}
+			return toolServer, d
 		}
 	}
-	return false
+	return toolMissing, toolDef{}
 }
 
 // appendToolChoice maps tool_choice auto/any/tool/none and
-// disable_parallel_tool_use. A choice naming a tool that was not sent (a
-// dropped server tool, or none of that name) becomes "auto": the upstream
-// would reject the request, and the model can still answer.
-func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Logger) []byte {
+// disable_parallel_tool_use. A choice naming a server tool is refused (the
+// request depends on a tool the upstream cannot run); one naming no tool of
+// the request becomes "auto": the upstream would reject the request, and
+// the model can still answer.
+func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Logger) ([]byte, error) {
 	if !isObject(choice) {
-		return dst
+		return dst, nil
 	}
 	var typ, name []byte
 	noParallel := false
@@ -138,18 +213,23 @@ func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Lo
 		dst = append(dst, `,"tool_choice":"required"`...)
 	case strEq(typ, "none"):
 		dst = append(dst, `,"tool_choice":"none"`...)
-	case strEq(typ, "tool") && isString(name) && !t.sentTool(tools, name):
-		if log != nil {
-			log.Debug().Str("tool", unquote(name)).Msg("tool_choice names a tool that was not sent upstream; using auto")
-		}
-		dst = append(dst, `,"tool_choice":"auto"`...)
 	case strEq(typ, "tool") && isString(name):
-		dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
-		dst = appendToolName(dst, name, t.toolNames)
-		dst = append(dst, "}}"...)
+		switch sent, d := t.findTool(tools, name); sent {
+		case toolServer:
+			return dst, &RequestError{Field: "tool_choice", Message: "names a tool the request depends on: " + serverToolMessage(&d)}
+		case toolMissing:
+			if log != nil {
+				log.Debug().Str("tool", unquote(name)).Msg("tool_choice names a tool that is not in the request; using auto")
+			}
+			dst = append(dst, `,"tool_choice":"auto"`...)
+		default:
+			dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
+			dst = appendToolName(dst, name, t.toolNames)
+			dst = append(dst, "}}"...)
+		}
 	}
 	if noParallel {
 		dst = append(dst, `,"parallel_tool_calls":false`...)
 	}
-	return dst
+	return dst, nil
 }

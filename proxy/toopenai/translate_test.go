@@ -198,7 +198,7 @@ func TestReasoningReplay(t *testing.T) {
 
 func TestTools(t *testing.T) {
 	tools := `"tools":[{"name":"Bash","description":"run","input_schema":{"type":"object","properties":{"c":{"type":"string"}}},"cache_control":{"type":"ephemeral"},"defer_loading":true,"input_examples":[{}]},` +
-		`{"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"bash_20250124","name":"bash"},{"type":"custom","name":"NoSchema"}]`
+		`{"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"code_execution_20250825","name":"code_execution"},{"type":"custom","name":"NoSchema"}]`
 	tests := []struct {
 		name, extra string
 		want        map[string]string // field -> expected JSON; "" = absent
@@ -214,13 +214,11 @@ func TestTools(t *testing.T) {
 		{"none", tools + `,"tool_choice":{"type":"none"}`, map[string]string{"tool_choice": `"none"`}},
 		{"tool without schema (custom) is sent, so it may be chosen", tools + `,"tool_choice":{"type":"tool","name":"NoSchema"}`,
 			map[string]string{"tool_choice": `{"type":"function","function":{"name":"NoSchema"}}`}},
-		{"choice of a dropped server tool becomes auto", tools + `,"tool_choice":{"type":"tool","name":"web_search","disable_parallel_tool_use":true}`,
-			map[string]string{"tool_choice": `"auto"`, "parallel_tool_calls": "false"}},
 		{"choice of an unknown tool becomes auto", tools + `,"tool_choice":{"type":"tool","name":"Nope"}`,
 			map[string]string{"tool_choice": `"auto"`}},
 		{"empty tools omitted with their choice", `"tools":[],"tool_choice":{"type":"auto","disable_parallel_tool_use":true}`,
 			map[string]string{"tools": "", "tool_choice": "", "parallel_tool_calls": ""}},
-		{"only server tools omitted", `"tools":[{"type":"web_search_20250305","name":"web_search"}],"tool_choice":{"type":"any"}`,
+		{"only server tools, choice none: omitted", `"tools":[{"type":"web_search_20250305","name":"web_search"}],"tool_choice":{"type":"none"}`,
 			map[string]string{"tools": "", "tool_choice": ""}},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,276 @@
+package toopenai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
+)
+
+// translateTools translates a one-message request with the given tools
+// (and extra top-level fields) and returns the upstream body.
+func translateTools(t *testing.T, tools, extra string, o *Options) ([]byte, Info, error) {
+	t.Helper()
+	if o == nil {
+		m, err := NewModels(ModelsConfig{Big: "gpt-4o"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o = &Options{Models: m}
+	}
+	body := `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}],"tools":` + tools
+	if extra != "" {
+		body += "," + extra
+	}
+	out, info, err := Translate(nil, []byte(body+"}"), o)
+	if err == nil && !json.Valid(out) {
+		t.Fatalf("invalid JSON: %s", out)
+	}
+	return out, info, err
+}
+
+// keys returns the sorted member names of a JSON object.
+func keys(r gjson.Result) []string {
+	var ks []string
+	r.ForEach(func(k, _ gjson.Result) bool { ks = append(ks, k.Str); return true })
+	slices.Sort(ks)
+	return ks
+}
+
+// strs returns a JSON array of strings as a slice.
+func strs(r gjson.Result) []string {
+	var s []string
+	for _, v := range r.Array() {
+		s = append(s, v.Str)
+	}
+	return s
+}
+
+// TestClientTools: each Anthropic-defined client tool version is sent as a
+// function under the client's name with the schema Anthropic documents for
+// that version: its properties, its command or action enum and its
+// required list. A version ccproxy does not know gets the newest known one
+// not newer than it (a future version the newest of its family).
+func TestClientTools(t *testing.T) {
+	teNew := []string{"file_text", "insert_line", "new_str", "old_str", "path", "view_range"}
+	teCmds := []string{"view", "create", "str_replace", "insert"}
+	teUndo := append(slices.Clone(teCmds), "undo_edit")
+	c1022 := []string{"key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click", "double_click", "screenshot", "cursor_position"}
+	c0124 := []string{"key", "hold_key", "type", "cursor_position", "mouse_move", "left_mouse_down", "left_mouse_up", "left_click", "left_click_drag", "right_click", "middle_click", "double_click", "triple_click", "scroll", "wait", "screenshot"}
+	c0124Props := []string{"coordinate", "duration", "scroll_amount", "scroll_direction", "start_coordinate", "text"}
+	memProps := []string{"file_text", "insert_line", "insert_text", "new_path", "new_str", "old_path", "old_str", "path", "view_range"}
+	tests := []struct {
+		typ, name string
+		enumKey   string   // "command" or "action"
+		enum      []string // the enum of enumKey
+		props     []string // the other properties
+		required  []string
+	}{
+		{"text_editor_20250728", "str_replace_based_edit_tool", "command", teCmds, teNew, []string{"command", "path"}},
+		{"text_editor_20250429", "str_replace_based_edit_tool", "command", teCmds, teNew, []string{"command", "path"}},
+		{"text_editor_20250124", "str_replace_editor", "command", teUndo, teNew, []string{"command", "path"}},
+		{"text_editor_20241022", "str_replace_editor", "command", teUndo, teNew, []string{"command", "path"}},
+		{"text_editor_20260101", "str_replace_based_edit_tool", "command", teCmds, teNew, []string{"command", "path"}}, // future: newest
+		{"text_editor_20250301", "str_replace_editor", "command", teUndo, teNew, []string{"command", "path"}},          // between: 20250124's
+		{"bash_20250124", "bash", "", nil, []string{"command", "restart"}, nil},
+		{"bash_20241022", "bash", "", nil, []string{"command", "restart"}, nil},
+		{"bash_20260101", "bash", "", nil, []string{"command", "restart"}, nil},
+		{"computer_20241022", "computer", "action", c1022, []string{"coordinate", "text"}, []string{"action"}},
+		{"computer_20250124", "computer", "action", c0124, c0124Props, []string{"action"}},
+		{"computer_20251124", "computer", "action", c0124, c0124Props, []string{"action"}},
+		{"computer_20270101", "computer", "action", c0124, c0124Props, []string{"action"}},
+		{"memory_20250818", "memory", "command", []string{"view", "create", "str_replace", "insert", "delete", "rename"}, memProps, []string{"command"}},
+		{"memory_20990101", "memory", "command", []string{"view", "create", "str_replace", "insert", "delete", "rename"}, memProps, []string{"command"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ, func(t *testing.T) {
+			tools := `[{"type":"` + tc.typ + `","name":"` + tc.name + `","max_characters":500,"display_width_px":1024,"display_height_px":768,"cache_control":{"type":"ephemeral"}}]`
+			out, info, err := translateTools(t, tools, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fns := gjson.GetBytes(out, "tools").Array()
+			if len(fns) != 1 || fns[0].Get("type").Str != "function" {
+				t.Fatalf("tools: %s", gjson.GetBytes(out, "tools").Raw)
+			}
+			fn := fns[0].Get("function")
+			if fn.Get("name").Str != tc.name || !strings.HasPrefix(fn.Get("description").Str, "Anthropic's ") {
+				t.Fatalf("function: %s", fn.Raw)
+			}
+			if got := keys(fn); !slices.Equal(got, []string{"description", "name", "parameters"}) {
+				t.Errorf("function members %v", got)
+			}
+			p := fn.Get("parameters")
+			if p.Get("type").Str != "object" {
+				t.Errorf("parameters type %q", p.Get("type").Str)
+			}
+			want := slices.Clone(tc.props)
+			if tc.enumKey != "" {
+				want = append(want, tc.enumKey)
+				if got := strs(p.Get("properties." + tc.enumKey + ".enum")); !slices.Equal(got, tc.enum) {
+					t.Errorf("%s enum %v, want %v", tc.enumKey, got, tc.enum)
+				}
+			}
+			slices.Sort(want)
+			if got := keys(p.Get("properties")); !slices.Equal(got, want) {
+				t.Errorf("properties %v, want %v", got, want)
+			}
+			if got := strs(p.Get("required")); !slices.Equal(got, tc.required) {
+				t.Errorf("required %v, want %v", got, tc.required)
+			}
+			if info.InputTokensEstimate < len(p.Raw)/4 {
+				t.Errorf("estimate %d ignores the %d-byte schema", info.InputTokensEstimate, len(p.Raw))
+			}
+		})
+	}
+}
+
+// TestClientToolSchemasValid: every version's schema is a JSON object and
+// its description the inside of a JSON string, whatever the definition
+// options (display, zoom).
+func TestClientToolSchemasValid(t *testing.T) {
+	for _, family := range []string{"text_editor", "bash", "computer", "memory"} {
+		for _, v := range clientToolFamily([]byte(family)) {
+			for _, s := range []string{v.params, v.zoomParams} {
+				if s != "" && (!json.Valid([]byte(s)) || s[0] != '{') {
+					t.Errorf("%s_%s: invalid schema %s", family, v.version, s)
+				}
+			}
+			var d string
+			if err := json.Unmarshal([]byte(`"`+v.desc+`"`), &d); err != nil || d == "" {
+				t.Errorf("%s_%s: description not a JSON string: %v", family, v.version, err)
+			}
+		}
+	}
+}
+
+// TestComputerToolOptions: the display size goes into the description;
+// computer_20251124 offers zoom (with region) only when the definition
+// enables it.
+func TestComputerToolOptions(t *testing.T) {
+	out, _, err := translateTools(t, `[{"type":"computer_20251124","name":"computer","display_width_px":1280,"display_height_px":800,"display_number":1,"enable_zoom":true}]`, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := gjson.GetBytes(out, "tools.0.function")
+	if !strings.HasSuffix(fn.Get("description").Str, " The display is 1280x800 pixels (X11 display :1).") {
+		t.Errorf("description %q", fn.Get("description").Str)
+	}
+	if !slices.Contains(strs(fn.Get("parameters.properties.action.enum")), "zoom") || !fn.Get("parameters.properties.region").Exists() {
+		t.Errorf("zoom enabled but not offered: %s", fn.Get("parameters").Raw)
+	}
+	out, _, err = translateTools(t, `[{"type":"computer_20251124","name":"computer","display_width_px":1280,"display_height_px":800}]`, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn = gjson.GetBytes(out, "tools.0.function")
+	if slices.Contains(strs(fn.Get("parameters.properties.action.enum")), "zoom") || fn.Get("parameters.properties.region").Exists() {
+		t.Errorf("zoom offered without enable_zoom: %s", fn.Get("parameters").Raw)
+	}
+	if !strings.HasSuffix(fn.Get("description").Str, " The display is 1280x800 pixels.") {
+		t.Errorf("description %q", fn.Get("description").Str)
+	}
+}
+
+// TestClientToolChoice: tool_choice naming an emulated tool maps to its
+// function; an emulated tool with a name over OpenAI's 64 characters is
+// shortened like any other, in tools and tool_choice, and mapped back.
+func TestClientToolChoice(t *testing.T) {
+	out, _, err := translateTools(t, `[{"type":"text_editor_20250728","name":"str_replace_based_edit_tool"},{"name":"Read","input_schema":{"type":"object"}}]`,
+		`"tool_choice":{"type":"tool","name":"str_replace_based_edit_tool"}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gjson.GetBytes(out, "tool_choice").Raw; got != `{"type":"function","function":{"name":"str_replace_based_edit_tool"}}` {
+		t.Errorf("tool_choice %s", got)
+	}
+	long := strings.Repeat("b", 70)
+	out, info, err := translateTools(t, `[{"type":"bash_20250124","name":"`+long+`"}]`, `"tool_choice":{"type":"tool","name":"`+long+`"}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := gjson.GetBytes(out, "tools.0.function.name").Str
+	if len(alias) != maxToolName || info.ToolNames[alias] != long || gjson.GetBytes(out, "tool_choice.function.name").Str != alias {
+		t.Errorf("alias %q, names %v, choice %s", alias, info.ToolNames, gjson.GetBytes(out, "tool_choice").Raw)
+	}
+}
+
+// TestServerToolsRefused: a request that depends on a server tool (all its
+// tools are server tools, or tool_choice names one) is refused with a
+// RequestError naming the tool and its type and saying only Anthropic's API
+// runs it. Unknown typed tools without a schema count as server tools.
+func TestServerToolsRefused(t *testing.T) {
+	tests := []struct{ name, tools, extra, field, tool, typ string }{
+		{"only web_search", `[{"type":"web_search_20250305","name":"web_search","max_uses":5}]`, "", "tools.0", "web_search", "web_search_20250305"},
+		{"only server tools, choice any", `[{"type":"web_fetch_20250910","name":"web_fetch"},{"type":"code_execution_20250825","name":"code_execution"}]`,
+			`"tool_choice":{"type":"any"}`, "tools.0", "web_fetch", "web_fetch_20250910"},
+		{"unknown type", `[{"type":"hologram_20270101","name":"holo"}]`, "", "tools.0", "holo", "hologram_20270101"},
+		{"toolset of a known prefix", `[{"type":"computer_toolset_20260801","name":"computer"}]`, "", "tools.0", "computer", "computer_toolset_20260801"},
+		{"choice names a server tool", `[{"name":"Read","input_schema":{"type":"object"}},{"type":"tool_search_tool_regex_20251119","name":"tool_search_tool_regex"}]`,
+			`"tool_choice":{"type":"tool","name":"tool_search_tool_regex"}`, "tool_choice", "tool_search_tool_regex", "tool_search_tool_regex_20251119"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := []byte("keep")
+			m, _ := NewModels(ModelsConfig{})
+			body := `{"model":"m","max_tokens":100,"messages":[{"role":"user","content":"hi"}],"tools":` + tc.tools
+			if tc.extra != "" {
+				body += "," + tc.extra
+			}
+			out, _, err := Translate(dst, []byte(body+"}"), &Options{Models: m})
+			var re *RequestError
+			if !errors.As(err, &re) {
+				t.Fatalf("err %v, out %s", err, out)
+			}
+			if string(out) != "keep" {
+				t.Errorf("dst changed: %q", out)
+			}
+			if re.Field != tc.field || !strings.Contains(re.Message, `"`+tc.tool+`"`) || !strings.Contains(re.Message, `"`+tc.typ+`"`) ||
+				!strings.Contains(re.Message, "runs only on Anthropic's API") || !strings.Contains(re.Message, "upstream") {
+				t.Errorf("error %q", err)
+			}
+		})
+	}
+}
+
+// TestServerToolsDropped: server tools beside other tools are dropped with a
+// warning naming each (tool and type); the rest is sent and tool_choice
+// still maps. Nothing is logged when no tool is dropped.
+func TestServerToolsDropped(t *testing.T) {
+	var logs bytes.Buffer
+	m, _ := NewModels(ModelsConfig{})
+	o := &Options{Models: m, Logger: zerolog.New(&logs)}
+	out, _, err := translateTools(t, `[{"type":"web_search_20250305","name":"web_search"},{"name":"Read","input_schema":{"type":"object"}},`+
+		`{"type":"text_editor_20250728","name":"str_replace_based_edit_tool"},{"type":"web_fetch_20250910","name":"web_fetch"}]`,
+		`"tool_choice":{"type":"tool","name":"Read"}`, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fn := range gjson.GetBytes(out, "tools.#.function.name").Array() {
+		names = append(names, fn.Str)
+	}
+	if !slices.Equal(names, []string{"Read", "str_replace_based_edit_tool"}) || gjson.GetBytes(out, "tool_choice.function.name").Str != "Read" {
+		t.Fatalf("sent %v, choice %s", names, gjson.GetBytes(out, "tool_choice").Raw)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("logs:\n%s", logs.String())
+	}
+	for i, want := range [][2]string{{"web_search", "web_search_20250305"}, {"web_fetch", "web_fetch_20250910"}} {
+		l := gjson.Parse(lines[i])
+		if l.Get("level").Str != "warn" || l.Get("tool").Str != want[0] || l.Get("type").Str != want[1] {
+			t.Errorf("log line %d: %s", i, lines[i])
+		}
+	}
+
+	logs.Reset()
+	if _, _, err := translateTools(t, `[{"type":"bash_20250124","name":"bash"},{"name":"Read","input_schema":{"type":"object"}}]`, "", o); err != nil || logs.Len() != 0 {
+		t.Errorf("err %v, logs %s", err, logs.String())
+	}
+}
