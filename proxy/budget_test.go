@@ -310,7 +310,7 @@ func stopEndsWait(t *testing.T, up *gatedUpstream, base bool, what string, limit
 		c.QueueTimeout = time.Hour
 		c.ClientReadTimeout = time.Hour
 	}, nil, base)
-	finish := halfSent(t, r.URL) // holds the budget or the only slot
+	finish := halfSent(t, r) // holds the budget or the only slot
 	secondc := make(chan *http.Response, 1)
 	go func() { secondc <- post(t, r.URL, "/v1/messages", []byte(streamBody), nil) }()
 	for !waiting(r) {
@@ -333,19 +333,23 @@ func goroutines() string {
 	return b.String()
 }
 
-// halfSent starts a streamBody request to url whose client sends half
-// its body and stops, so that it holds its slot and its share of the body
+// halfSent starts a streamBody request to r whose client sends half its
+// body and stops, so that it holds its slot and its share of the body
 // budget (Stop does not cut a body still arriving). It returns once the
-// handler has read that half; finish sends the rest and waits for the
-// answer.
-func halfSent(t *testing.T, url string) (finish func()) {
+// handler holds both: in flight (counted after its slot is taken) with
+// body bytes reserved (before it reads). The pipe's Write returning says
+// only that the client's transport took the half, not that the handler
+// has started: a request sent after it could otherwise reach the handler
+// first, take what this one was to hold, and be the one sent upstream
+// while this one waits. finish sends the rest and waits for the answer.
+func halfSent(t *testing.T, r *rig) (finish func()) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.Close() }) // a test that fails early still ends the request
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		req, _ := http.NewRequest(http.MethodPost, url+"/v1/messages", pr)
+		req, _ := http.NewRequest(http.MethodPost, r.URL+"/v1/messages", pr)
 		req.ContentLength = int64(len(streamBody))
 		req.Header.Set("Content-Type", "application/json")
 		if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -353,7 +357,11 @@ func halfSent(t *testing.T, url string) (finish func()) {
 			resp.Body.Close()
 		}
 	}()
-	pw.Write([]byte(streamBody[:len(streamBody)/2])) // returns once the handler reads it
+	pw.Write([]byte(streamBody[:len(streamBody)/2]))
+	eventually(t, func() bool {
+		s := r.Metrics.Snapshot().Requests
+		return s.InFlight == 1 && s.BufferedBytes > 0
+	}, func() string { return "the half-sent request never held its slot and body budget" })
 	return func() {
 		pw.Write([]byte(streamBody[len(streamBody)/2:]))
 		pw.Close()
