@@ -43,6 +43,9 @@ type clientTool struct {
 	// zoomParams, when set, replaces params for a definition with
 	// enable_zoom: true (computer_20251124).
 	zoomParams string
+	// computer marks the computer tool, whose description gets the
+	// definition's display size.
+	computer bool
 }
 
 // clientToolFamily returns the known versions of the client tool family
@@ -180,9 +183,9 @@ const (
 )
 
 var computerVersions = []clientTool{
-	{version: "20241022", desc: computerDesc, params: computer20241022Params},
-	{version: "20250124", desc: computerDesc, params: computer20250124Params},
-	{version: "20251124", desc: computerDesc, params: computer20250124Params, zoomParams: computer20251124ZoomParams},
+	{version: "20241022", desc: computerDesc, params: computer20241022Params, computer: true},
+	{version: "20250124", desc: computerDesc, params: computer20250124Params, computer: true},
+	{version: "20251124", desc: computerDesc, params: computer20250124Params, zoomParams: computer20251124ZoomParams, computer: true},
 }
 
 // Memory.
@@ -221,7 +224,7 @@ func (t *translator) appendClientTool(dst, v, name []byte, ct *clientTool) []byt
 	dst = append(dst, `,"description":"`...)
 	dst = append(dst, ct.desc...)
 	params := ct.params
-	if ct.desc == computerDesc {
+	if ct.computer {
 		o := t.computerOptions(v)
 		if isNumber(o.width) && isNumber(o.height) {
 			dst = append(dst, " The display is "...)
@@ -263,4 +266,18 @@ func (t *translator) computerOptions(v []byte) computerOptions {
 		}
 	}
 	return o
+}
+
+// ClientTool returns the description and input schema (JSON) that
+// Translate sends upstream for the Anthropic-defined client tool of type
+// typ (e.g. "text_editor_20250728"); ok is false for any other type
+// (server tools, custom tools). The description is JSON-escaped text and
+// lacks the computer tool's display size. Token counting can count these
+// instead of the definition's JSON, as the upstream sees them.
+func ClientTool(typ string) (desc, params string, ok bool) {
+	ct := lookupClientTool([]byte(`"` + typ + `"`))
+	if ct == nil {
+		return "", "", false
+	}
+	return ct.desc, ct.params, true
 }

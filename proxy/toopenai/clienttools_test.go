@@ -274,3 +274,23 @@ func TestServerToolsDropped(t *testing.T) {
 		t.Errorf("err %v, logs %s", err, logs.String())
 	}
 }
+
+// TestClientToolExported: ClientTool gives what Translate sends, and
+// nothing for server or unknown types.
+func TestClientToolExported(t *testing.T) {
+	out, _, err := translateTools(t, `[{"type":"text_editor_20250124","name":"str_replace_editor"}]`, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, params, ok := ClientTool("text_editor_20250124")
+	var d string
+	json.Unmarshal([]byte(`"`+desc+`"`), &d)
+	if !ok || gjson.GetBytes(out, "tools.0.function.parameters").Raw != params || gjson.GetBytes(out, "tools.0.function.description").Str != d {
+		t.Errorf("ClientTool: %v %q %s", ok, desc, params)
+	}
+	for _, typ := range []string{"web_search_20250305", "custom", "bash", "text_editor_2025072"} {
+		if _, _, ok := ClientTool(typ); ok {
+			t.Errorf("%s: ok", typ)
+		}
+	}
+}
