@@ -22,7 +22,7 @@ type Options struct {
 	// assistant message's reasoning_content (DeepSeek/Kimi style). Off, they
 	// are dropped.
 	ReasoningReplay bool
-	// Logger receives debug logs (e.g. dropped server tools). The zero value
+	// Logger receives warnings (dropped server tools) and debug logs. The zero value
 	// is silent.
 	Logger zerolog.Logger
 
