@@ -3,11 +3,14 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,8 +180,16 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 // calling the upstream, and closes again after one good probe.
 func TestCircuitBreaker(t *testing.T) {
 	r := newRig(t, "nethttp", fakeupstream.Options{}, func(c *Config, _ *engine.Config) {
-		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, 200*time.Millisecond, -1
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, time.Hour, -1
 	})
+	// The breaker's clock jumps past the cool-down when the test says so:
+	// with a real 200 ms one, a loaded machine could take that long
+	// between the second failure and the third request, which then found
+	// the breaker half-open and went upstream.
+	var skew atomic.Int64
+	r.H.breaker.mu.Lock() // the handler reads now under the lock
+	r.H.breaker.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	r.H.breaker.mu.Unlock()
 	r.Up.InjectFaults(rep(2, fakeupstream.Fault{Kind: fakeupstream.Status, Status: 500})...)
 	for i := 0; i < 2; i++ {
 		resp := post(t, r.URL, "/v1/messages", []byte(unaryBody), nil)
@@ -189,7 +200,7 @@ func TestCircuitBreaker(t *testing.T) {
 	if got := r.Up.Stats().Requests; got != 2 {
 		t.Fatalf("open breaker still sent upstream: %d", got)
 	}
-	time.Sleep(250 * time.Millisecond) // cool-down: the next request is the probe
+	skew.Store(int64(time.Hour + time.Minute)) // the cool-down is over: the next request is the probe
 	resp = post(t, r.URL, "/v1/messages", []byte(unaryBody), nil)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
@@ -328,13 +339,27 @@ func TestConcurrencyLimitClientGone(t *testing.T) {
 	defer first.Body.Close()
 
 	url, client := h2cFront(t, r.H)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/messages", strings.NewReader(streamBody))
 	req.Header.Set("Content-Type", "application/json")
-	if resp, err := client.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatalf("queued request answered %d", resp.StatusCode)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("queued request answered %d", resp.StatusCode)
+		}
+		errc <- err
+	}()
+	// The client leaves once its request is queued (not after a fixed
+	// 200 ms, which a loaded machine could spend before the request got
+	// there: it then never reached the handler and no 499 came).
+	eventually(t, func() bool { return strings.Contains(goroutines(), "(*Handler).takeSlot") },
+		func() string { return "the second request never queued for a slot" })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued client: %v, want its own cancellation", err)
 	}
 	wait, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -67,16 +68,22 @@ func TestClientStallsMidBody(t *testing.T) {
 // applies: a stream that lasts several times the timeout ends normally,
 // over HTTP/1.1 and h2c.
 func TestSlowBodyAndLongStreamOutliveReadTimeout(t *testing.T) {
-	r := newRig(t, "nethttp", fakeupstream.Options{Chunks: 6, ChunkInterval: 100 * time.Millisecond, TextOnly: true},
+	// The timeout leaves each gap half of it to spare: a loaded machine
+	// delays a part by tens of milliseconds (150 ms against 100 ms gaps
+	// was not enough), and a late part is a 408.
+	const timeout = 500 * time.Millisecond
+	r := newRig(t, "nethttp", fakeupstream.Options{Chunks: 12, ChunkInterval: 100 * time.Millisecond, TextOnly: true},
 		func(c *Config, _ *engine.Config) {
-			c.ClientReadTimeout = 150 * time.Millisecond
+			c.ClientReadTimeout = timeout
 			c.PingInterval = time.Minute
 		})
 	for _, c := range frontEnds(t, r) {
 		t.Run(c.name, func(t *testing.T) {
-			// The body arrives in four parts 100 ms apart: 300 ms in all,
-			// twice the timeout, never a 150 ms gap.
-			gap := 100 * time.Millisecond
+			// The body arrives in four parts 250 ms apart: 750 ms in all,
+			// longer than the timeout, never a gap of it; the stream
+			// then lasts 1.2 s, more than the 750 ms a deadline left
+			// set after the body could run.
+			gap := timeout / 2
 			resp := postPaced(t, c.client, c.url, []string{streamBody[:20], streamBody[20:40], streamBody[40:60], streamBody[60:]},
 				[]time.Duration{gap, gap, gap})
 			defer resp.Body.Close()
@@ -175,7 +182,9 @@ func TestClientStallsMidBodyH2CChunkedExpect(t *testing.T) {
 func TestClientGoneAfterTimedBodyRead(t *testing.T) {
 	r := newRig(t, "nethttp", fakeupstream.Options{ChunkInterval: 20 * time.Millisecond, Chunks: 500, TextOnly: true},
 		func(c *Config, _ *engine.Config) {
-			c.ClientReadTimeout = 50 * time.Millisecond
+			// Not shorter: the body, sent at once, may still take tens of
+			// milliseconds to reach the handler on a loaded machine.
+			c.ClientReadTimeout = 250 * time.Millisecond
 			c.PingInterval = time.Minute
 		})
 	for i, c := range frontEnds(t, r) {
@@ -191,7 +200,7 @@ func TestClientGoneAfterTimedBodyRead(t *testing.T) {
 			defer resp.Body.Close()
 			// Read for several timeouts' worth (20 ms a chunk).
 			br := bufio.NewReader(resp.Body)
-			for n := 0; n < 30; {
+			for n := 0; n < 60; {
 				line, err := br.ReadString('\n')
 				if err != nil {
 					t.Fatalf("stream ended early: %v", err)
@@ -224,7 +233,10 @@ func TestReadTimeoutNotChargedForBudgetWait(t *testing.T) {
 			r := newRigFor(t, "nethttp", up.url, func(c *Config, _ *engine.Config) {
 				c.MaxBufferedBytes = 1 << 20
 				c.QueueTimeout = 20 * time.Second
-				c.ClientReadTimeout = 100 * time.Millisecond
+				// The 1.2 MB body must arrive with no gap of the timeout
+				// before it waits: with 100 ms a loaded machine made one
+				// (over h2c, 408 in about 1 of 25 runs).
+				c.ClientReadTimeout = 500 * time.Millisecond
 			}, nil)
 			t.Cleanup(func() { up.open(up.headGate); up.open(up.endGate) }) // before the proxy's server closes
 			url, client := r.URL, &http.Client{Timeout: 20 * time.Second}
@@ -255,8 +267,21 @@ func TestReadTimeoutNotChargedForBudgetWait(t *testing.T) {
 				secondc <- resp
 			}()
 			eventually(t, func() bool { return r.Metrics.Snapshot().Requests.BufferWaits > waits },
-				func() string { return "second request never waited for the budget" })
-			time.Sleep(300 * time.Millisecond) // three read timeouts go by while it waits
+				func() string {
+					s := r.Metrics.Snapshot().Requests
+					msg := fmt.Sprintf("second request never waited for the budget (statuses %v, buffered %d)", s.ByStatus, s.BufferedBytes)
+					select {
+					case resp := <-secondc:
+						if resp != nil {
+							b, _ := io.ReadAll(resp.Body)
+							resp.Body.Close()
+							msg += fmt.Sprintf(": it was answered %d %.300s", resp.StatusCode, b)
+						}
+					default:
+					}
+					return msg
+				})
+			time.Sleep(time.Second) // two read timeouts go by while it waits (a deadline set before the wait is at most 1.5 of one ahead)
 			up.open(up.headGate)
 			up.open(up.endGate)
 			wantMessageStop(t, <-firstc, "first")
