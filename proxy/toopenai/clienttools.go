@@ -22,9 +22,12 @@ import "bytes"
 //   - bash: https://docs.claude.com/en/docs/agents-and-tools/tool-use/bash-tool
 //     (command, or restart: true; the same for _20241022 and _20250124)
 //   - computer use: https://docs.claude.com/en/docs/agents-and-tools/tool-use/computer-use-tool
-//     (_20241022's ten actions; _20250124 adds hold_key, left_mouse_down/up,
+//     (_20241022's ten actions, its clicks acting at the cursor, coordinate
+//     only for mouse_move and left_click_drag, text only for type and key;
+//     _20250124 adds hold_key, left_mouse_down/up,
 //     triple_click, scroll, wait and the duration, scroll_* and
-//     start_coordinate parameters; _20251124 adds zoom with region when the
+//     start_coordinate parameters, a coordinate for the clicks and text as
+//     keys held while clicking or scrolling; _20251124 adds zoom with region when the
 //     definition sets enable_zoom), cross-checked with the Vercel AI SDK's
 //     @ai-sdk/anthropic src/tool/computer_20241022.ts and computer_20250124.ts
 //   - memory: https://docs.claude.com/en/docs/agents-and-tools/tool-use/memory-tool
@@ -156,17 +159,26 @@ var bashVersions = []clientTool{
 // Computer use. appendClientTool adds the display size to the description.
 const (
 	computerDesc = "Anthropic's computer use tool: controls a computer's screen, mouse and keyboard. " +
-		"`screenshot` returns the screen; mouse actions take `coordinate` [x, y] in screen pixels from the top left corner; " +
+		"`screenshot` returns the screen; positions are `coordinate` [x, y] in screen pixels from the top left corner; " +
 		"`key` presses a key or combination in xdotool syntax (e.g. `Return`, `ctrl+s`); `type` types `text`. " +
 		"Take a screenshot to check the result of an action."
 
+	// computer_20241022: clicks act at the cursor; only mouse_move and
+	// left_click_drag take a coordinate, and text only type and key.
+	computer20241022Coordinate = `"coordinate":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2,` +
+		`"description":"(x, y): the x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to. Required only by ` + "`mouse_move` and `left_click_drag`" + `."}`
+	computer20241022Text = `"text":{"type":"string","description":"Required only by ` + "`type` and `key`" + `: the text to type, or the key(s) in xdotool syntax."}`
+
+	// From computer_20250124: the clicks and scroll act at an optional
+	// coordinate, and text also names keys held while clicking or scrolling.
 	computerCoordinate = `"coordinate":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2,` +
-		`"description":"(x, y): the x (pixels from the left edge) and y (pixels from the top edge) coordinates. Required by ` + "`mouse_move` and `left_click_drag`" + `; optional for the click actions and ` + "`scroll`" + `."}`
-	computerText = `"text":{"type":"string","description":"Required by ` + "`type`, `key`" + ` and ` + "`hold_key`" + `: the text to type, or the key(s) in xdotool syntax."}`
+		`"description":"(x, y): the x (pixels from the left edge) and y (pixels from the top edge) coordinates. Required by ` + "`mouse_move` and `left_click_drag`" + `; optional for the click actions and ` + "`scroll`" + ` (at the cursor without it)."}`
+	computerText = `"text":{"type":"string","description":"Required by ` + "`type`, `key`" + ` and ` + "`hold_key`" + `: the text to type, or the key(s) in xdotool syntax. ` +
+		`Can also be given to the click actions and ` + "`scroll`" + ` to hold down keys (e.g. ` + "`shift`" + `) while clicking or scrolling."}`
 
 	computer20241022Params = `{"type":"object","properties":{"action":{"type":"string",` +
 		`"enum":["key","type","mouse_move","left_click","left_click_drag","right_click","middle_click","double_click","screenshot","cursor_position"],` +
-		`"description":"The action to perform."},` + computerCoordinate + `,` + computerText + `},"required":["action"]}`
+		`"description":"The action to perform."},` + computer20241022Coordinate + `,` + computer20241022Text + `},"required":["action"]}`
 
 	computer20250124Actions = `"key","hold_key","type","cursor_position","mouse_move","left_mouse_down","left_mouse_up","left_click","left_click_drag","right_click","middle_click","double_click","triple_click","scroll","wait","screenshot"`
 	computer20250124Props   = computerCoordinate + `,` + computerText + `,` +

@@ -294,3 +294,42 @@ func TestClientToolExported(t *testing.T) {
 		}
 	}
 }
+
+// TestComputerParamsPerVersion: each computer version's parameter
+// descriptions say what that version's executor accepts. In
+// computer_20241022 the clicks act at the cursor (coordinate only for
+// mouse_move and left_click_drag: Anthropic's reference executor rejects it
+// on a click), there is no scroll and no hold_key; from computer_20250124
+// the clicks and scroll take a coordinate and `text` also names the
+// modifier keys held while clicking or scrolling.
+func TestComputerParamsPerVersion(t *testing.T) {
+	props := func(typ string) gjson.Result {
+		t.Helper()
+		out, _, err := translateTools(t, `[{"type":"`+typ+`","name":"computer","display_width_px":1024,"display_height_px":768}]`, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gjson.GetBytes(out, "tools.0.function.parameters.properties")
+	}
+	old := props("computer_20241022")
+	for _, p := range []string{"coordinate", "text"} {
+		d := old.Get(p + ".description").Str
+		for _, bad := range []string{"scroll", "hold_key", "click actions", "hold down"} {
+			if strings.Contains(d, bad) {
+				t.Errorf("computer_20241022 %s mentions %q, which that version lacks: %q", p, bad, d)
+			}
+		}
+	}
+	if d := old.Get("coordinate.description").Str; !strings.Contains(d, "`mouse_move`") || !strings.Contains(d, "`left_click_drag`") {
+		t.Errorf("computer_20241022 coordinate: %q", d)
+	}
+	for _, typ := range []string{"computer_20250124", "computer_20251124"} {
+		p := props(typ)
+		if d := p.Get("text.description").Str; !strings.Contains(d, "click") || !strings.Contains(d, "scroll") {
+			t.Errorf("%s text does not say it holds keys while clicking or scrolling: %q", typ, d)
+		}
+		if d := p.Get("coordinate.description").Str; !strings.Contains(d, "scroll") {
+			t.Errorf("%s coordinate: %q", typ, d)
+		}
+	}
+}
