@@ -333,3 +333,25 @@ func TestComputerParamsPerVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestToolNullFields: a null type or input_schema is an absent one (the
+// SDKs may send unset optional fields as null): {"type":null} without a
+// schema is a custom tool, not a server tool of type "", and a client tool
+// with "input_schema":null is still emulated. A type that is neither a
+// string nor null is refused at its own path.
+func TestToolNullFields(t *testing.T) {
+	out, _, err := translateTools(t, `[{"type":null,"name":"Note","description":"d"}]`, "", nil)
+	if err != nil || gjson.GetBytes(out, "tools.0.function.name").Str != "Note" ||
+		gjson.GetBytes(out, "tools.0.function.parameters").Raw != `{"type":"object","properties":{}}` {
+		t.Errorf("type null: err %v, %s", err, gjson.GetBytes(out, "tools").Raw)
+	}
+	out, _, err = translateTools(t, `[{"type":"bash_20250124","name":"bash","input_schema":null}]`, "", nil)
+	if err != nil || !gjson.GetBytes(out, "tools.0.function.parameters.properties.command").Exists() {
+		t.Errorf("bash with a null schema: err %v, %s", err, gjson.GetBytes(out, "tools").Raw)
+	}
+	_, _, err = translateTools(t, `[{"name":"Read","input_schema":{"type":"object"}},{"type":5,"name":"n"}]`, "", nil)
+	var re *RequestError
+	if !errors.As(err, &re) || re.Field != "tools.1.type" {
+		t.Errorf("type 5: %v", err)
+	}
+}

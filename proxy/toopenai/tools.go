@@ -44,6 +44,9 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 		if !isString(name) {
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx) + ".name", Message: "must be a string"}
 		}
+		if tf.typ != nil && !isString(tf.typ) {
+			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(idx) + ".type", Message: "must be a string"}
+		}
 		idx++
 		var ct *clientTool
 		if !tf.custom() {
@@ -133,7 +136,9 @@ func choiceIsNone(choice []byte) bool {
 // toolDef holds the raw fields of one Anthropic tool definition.
 type toolDef struct{ name, desc, schema, typ []byte }
 
-// toolFields reads the fields of the tool definition v (an object).
+// toolFields reads the fields of the tool definition v (an object). A null
+// input_schema or type is left nil, as if absent: SDKs may send an unset
+// optional field as null.
 func (t *translator) toolFields(v []byte) toolDef {
 	var d toolDef
 	ti := indexed(v, t.ix)
@@ -144,9 +149,13 @@ func (t *translator) toolFields(v []byte) toolDef {
 		case "description":
 			d.desc = f
 		case "input_schema":
-			d.schema = f
+			if string(f) != "null" {
+				d.schema = f
+			}
 		case "type":
-			d.typ = f
+			if string(f) != "null" {
+				d.typ = f
+			}
 		}
 	}
 	return d
