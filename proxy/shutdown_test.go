@@ -153,7 +153,7 @@ func TestShutdownLetsStreamsFinish(t *testing.T) {
 			r.Srv.Close()
 			r.eng.Close()
 			r.Up.Close()
-			if err := goleak.Find(append([]goleak.Option{ignore}, processWide...)...); err != nil {
+			if err := findLeaks(append([]goleak.Option{ignore}, processWide...)...); err != nil {
 				t.Fatalf("goroutines left after shutdown: %v", err)
 			}
 		})
