@@ -59,8 +59,12 @@
 // Tools follow the cookbook's num_tokens_for_tools framing: 7 tokens per tool
 // (10 with cl100k_base) plus 12 once when any tool is present. A tool's name,
 // description and input_schema as compact JSON are counted; OpenAI renders the
-// schema more tersely than JSON, so this overcounts slightly. A tool without an
-// input_schema (server tools such as web_search_20250305) counts its JSON.
+// schema more tersely than JSON, so this overcounts slightly. An
+// Anthropic-defined client tool (bash, text editor, computer, memory; no
+// input_schema) counts what the upstream is sent for it: its name and the
+// description and schema toopenai.ClientTool gives, plus, for the computer
+// tool, its definition's JSON for the display size. Other tools without an
+// input_schema (server tools such as web_search_20250305) count their JSON.
 // tool_choice, thinking settings, mcp_servers and other top-level fields are not
 // counted.
 //

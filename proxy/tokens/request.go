@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/ccproxy/ccproxy/internal/jsondepth"
+	"github.com/ccproxy/ccproxy/proxy/toopenai"
 )
 
 // Chat-format overheads; see the package documentation.
@@ -307,6 +309,33 @@ func imageSourceTokens(src gjson.Result) int {
 	return imageUnknownTokens
 }
 
+// definedTool counts a tool without an input_schema. An Anthropic-defined
+// client tool (bash, text editor, computer, memory) goes upstream as a
+// function with Anthropic's description and schema (toopenai.ClientTool):
+// its name and those are counted, and for the computer tool its
+// definition's JSON as well, standing in for the display size added to the
+// description. Other tools (server tools such as web_search_20250305, which
+// are not sent, and custom tools without a schema) count their JSON.
+func (w *walker) definedTool(t gjson.Result) error {
+	typ := t.Get("type")
+	if typ.Type != gjson.String || typ.Str == "custom" {
+		return w.json(t)
+	}
+	desc, params, ok := toopenai.ClientTool(typ.Str)
+	if !ok {
+		return w.json(t)
+	}
+	for _, s := range []string{t.Get("name").String(), desc, params} {
+		if err := w.text(s); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(typ.Str, "computer_") {
+		return w.json(t)
+	}
+	return nil
+}
+
 // tools counts tool definitions, perTool being the per-function framing.
 func (w *walker) tools(tools gjson.Result, perTool int) error {
 	switch {
@@ -325,8 +354,8 @@ func (w *walker) tools(tools gjson.Result, perTool int) error {
 		i++
 		w.total += perTool
 		schema := t.Get("input_schema")
-		if !schema.Exists() { // server tools (web_search_20250305, ...): their JSON
-			err = w.json(t)
+		if !schema.Exists() || schema.Type == gjson.Null {
+			err = w.definedTool(t)
 			return err == nil
 		}
 		if err = w.text(t.Get("name").String()); err != nil {
