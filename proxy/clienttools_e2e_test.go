@@ -144,13 +144,15 @@ func TestServerToolOnlyRefused(t *testing.T) {
 
 // TestServerToolDroppedBesideOthers: a custom tool beside web_search goes
 // upstream alone, the answer streams as usual, and the dropped tool is
-// logged at warn with its name and type.
+// logged at warn with its name and type and the request's id.
 func TestServerToolDroppedBesideOthers(t *testing.T) {
 	up, url := newOverflowUpstream(t, func(_ int, body []byte, w http.ResponseWriter) { writeAnswer(w, body) })
 	r := newRigFor(t, "nethttp", url, nil, nil)
 	body := `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"hi"}],` +
 		`"tools":[{"type":"web_search_20250305","name":"web_search"},{"name":"Read","description":"read a file","input_schema":{"type":"object","properties":{"path":{"type":"string"}}}}]}`
-	wantMessageStop(t, post(t, r.URL, "/v1/messages", []byte(body), nil), "custom tool beside web_search")
+	resp := post(t, r.URL, "/v1/messages", []byte(body), nil)
+	id := resp.Header.Get("x-request-id")
+	wantMessageStop(t, resp, "custom tool beside web_search")
 	reqs := up.requests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d upstream requests", len(reqs))
@@ -163,6 +165,9 @@ func TestServerToolDroppedBesideOthers(t *testing.T) {
 		l := gjson.Parse(line)
 		if l.Get("level").Str == "warn" && l.Get("tool").Str == "web_search" && l.Get("type").Str == "web_search_20250305" {
 			warned = true
+			if id == "" || l.Get("request_id").Str != id {
+				t.Errorf("warning's request_id %q, the response's x-request-id %q", l.Get("request_id").Str, id)
+			}
 		}
 	}
 	if !warned {

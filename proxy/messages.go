@@ -80,6 +80,10 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 		h.fail(w, rs, &apiError{Status: http.StatusBadRequest, Type: errInvalidRequest, Message: msg})
 		return
 	}
+	for _, d := range info.DroppedTools {
+		h.log.Warn().Str("request_id", rs.id).Str("tool", h.logText(d.Name)).Str("type", h.logText(d.Type)).
+			Msg("dropped server tool: it runs only on Anthropic's API and the upstream cannot run it")
+	}
 
 	h.traceBody(rs, "upstream request body", upBody)
 	ctx, cancel = h.requestContext(r.Context(), info.Stream)

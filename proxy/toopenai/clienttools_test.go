@@ -238,14 +238,15 @@ func TestServerToolsRefused(t *testing.T) {
 	}
 }
 
-// TestServerToolsDropped: server tools beside other tools are dropped with a
-// warning naming each (tool and type); the rest is sent and tool_choice
-// still maps. Nothing is logged when no tool is dropped.
+// TestServerToolsDropped: server tools beside other tools are dropped and
+// reported in Info.DroppedTools (tool and type, in order) for the caller to
+// log with its request id; Translate itself logs nothing. The rest is sent
+// and tool_choice still maps. Nothing is reported when no tool is dropped.
 func TestServerToolsDropped(t *testing.T) {
 	var logs bytes.Buffer
 	m, _ := NewModels(ModelsConfig{})
 	o := &Options{Models: m, Logger: zerolog.New(&logs)}
-	out, _, err := translateTools(t, `[{"type":"web_search_20250305","name":"web_search"},{"name":"Read","input_schema":{"type":"object"}},`+
+	out, info, err := translateTools(t, `[{"type":"web_search_20250305","name":"web_search"},{"name":"Read","input_schema":{"type":"object"}},`+
 		`{"type":"text_editor_20250728","name":"str_replace_based_edit_tool"},{"type":"web_fetch_20250910","name":"web_fetch"}]`,
 		`"tool_choice":{"type":"tool","name":"Read"}`, o)
 	if err != nil {
@@ -258,20 +259,22 @@ func TestServerToolsDropped(t *testing.T) {
 	if !slices.Equal(names, []string{"Read", "str_replace_based_edit_tool"}) || gjson.GetBytes(out, "tool_choice.function.name").Str != "Read" {
 		t.Fatalf("sent %v, choice %s", names, gjson.GetBytes(out, "tool_choice").Raw)
 	}
-	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("logs:\n%s", logs.String())
+	if want := []DroppedTool{{"web_search", "web_search_20250305"}, {"web_fetch", "web_fetch_20250910"}}; !slices.Equal(info.DroppedTools, want) {
+		t.Errorf("DroppedTools %v, want %v", info.DroppedTools, want)
 	}
-	for i, want := range [][2]string{{"web_search", "web_search_20250305"}, {"web_fetch", "web_fetch_20250910"}} {
-		l := gjson.Parse(lines[i])
-		if l.Get("level").Str != "warn" || l.Get("tool").Str != want[0] || l.Get("type").Str != want[1] {
-			t.Errorf("log line %d: %s", i, lines[i])
-		}
+	if logs.Len() != 0 {
+		t.Errorf("Translate logged:\n%s", logs.String())
 	}
 
-	logs.Reset()
-	if _, _, err := translateTools(t, `[{"type":"bash_20250124","name":"bash"},{"name":"Read","input_schema":{"type":"object"}}]`, "", o); err != nil || logs.Len() != 0 {
-		t.Errorf("err %v, logs %s", err, logs.String())
+	// tool_choice none with only server tools: nothing is sent, all reported.
+	_, info, err = translateTools(t, `[{"type":"web_search_20250305","name":"web_search"}]`, `"tool_choice":{"type":"none"}`, o)
+	if err != nil || !slices.Equal(info.DroppedTools, []DroppedTool{{"web_search", "web_search_20250305"}}) {
+		t.Errorf("choice none: err %v, DroppedTools %v", err, info.DroppedTools)
+	}
+
+	_, info, err = translateTools(t, `[{"type":"bash_20250124","name":"bash"},{"name":"Read","input_schema":{"type":"object"}}]`, "", o)
+	if err != nil || info.DroppedTools != nil || logs.Len() != 0 {
+		t.Errorf("err %v, DroppedTools %v, logs %s", err, info.DroppedTools, logs.String())
 	}
 }
 

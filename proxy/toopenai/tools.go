@@ -17,7 +17,8 @@ import (
 // other type), which only Anthropic's API can run. A request that depends
 // on server tools (tool_choice names one, or all its tools are server
 // tools and tool_choice is not "none") is refused with a *RequestError
-// naming the tool; otherwise they are dropped with a warning.
+// naming the tool; otherwise they are dropped and listed in
+// Info.DroppedTools for the caller to warn about.
 //
 // The logger is a parameter rather than a translator field: zerolog's event
 // API leaks its receiver, which would move the translator's stack-held
@@ -87,7 +88,7 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 			return dst[:mark], &RequestError{Field: "tools." + strconv.Itoa(firstServer),
 				Message: serverToolMessage(&server) + "; it is the only kind of tool in this request"}
 		}
-		t.warnServerTools(tools, nServer, log)
+		t.recordServerTools(tools, nServer)
 		return dst[:mark], nil
 	}
 	dst = append(dst, ']')
@@ -95,7 +96,7 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 	if err != nil {
 		return dst[:mark], err
 	}
-	t.warnServerTools(tools, nServer, log)
+	t.recordServerTools(tools, nServer)
 	return dst, nil
 }
 
@@ -105,18 +106,20 @@ func serverToolMessage(d *toolDef) string {
 		", a server tool: it runs only on Anthropic's API, and the configured upstream (an OpenAI-compatible API) cannot run it"
 }
 
-// warnServerTools logs each of the nServer server tools in tools as dropped.
-func (t *translator) warnServerTools(tools []byte, nServer int, log *zerolog.Logger) {
-	if nServer == 0 || log == nil {
+// recordServerTools reports each of the nServer server tools in tools as
+// dropped, in Info.DroppedTools (allocated only when nServer > 0).
+func (t *translator) recordServerTools(tools []byte, nServer int) {
+	if nServer == 0 {
 		return
 	}
+	dropped := make([]DroppedTool, 0, nServer)
 	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if d := t.toolFields(v); !d.custom() && lookupClientTool(d.typ) == nil {
-			log.Warn().Str("tool", unquote(d.name)).Str("type", unquote(d.typ)).
-				Msg("dropped server tool: it runs only on Anthropic's API and the upstream cannot run it")
+			dropped = append(dropped, DroppedTool{Name: unquote(d.name), Type: unquote(d.typ)})
 		}
 	}
+	*t.dropped = dropped
 }
 
 // choiceIsNone reports whether tool_choice is {"type":"none"}.

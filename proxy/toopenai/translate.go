@@ -22,8 +22,9 @@ type Options struct {
 	// assistant message's reasoning_content (DeepSeek/Kimi style). Off, they
 	// are dropped.
 	ReasoningReplay bool
-	// Logger receives warnings (dropped server tools) and debug logs. The zero value
-	// is silent.
+	// Logger receives debug logs. The zero value is silent. Dropped server
+	// tools are not logged here but reported in Info.DroppedTools, for the
+	// caller to log with its request id.
 	Logger zerolog.Logger
 
 	// scratch pools Translate's working memory (*scratch). Options may be
@@ -63,6 +64,17 @@ type Info struct {
 	// OpenAI's 64 characters (in tools, tool_choice or earlier tool calls)
 	// back to the client's names (nil when no name was shortened).
 	ToolNames map[string]string
+	// DroppedTools are the server tools left out of the upstream request
+	// (web_search and the like, which only Anthropic's API runs), in request
+	// order; nil when none was. The caller warns about them.
+	DroppedTools []DroppedTool
+}
+
+// DroppedTool is a server tool Translate left out of the upstream request.
+type DroppedTool struct {
+	// Name and Type are the tool's name and type, e.g. "web_search" and
+	// "web_search_20250305".
+	Name, Type string
 }
 
 // maxStop is OpenAI's limit on stop sequences.
@@ -90,6 +102,8 @@ type translator struct {
 	// pointer, not the map: escape analysis is field-insensitive, and
 	// copying a field of t into the returned Info would move ix to the heap.
 	toolNames *map[string]string
+	// dropped points at Info.DroppedTools, for the same reason.
+	dropped *[]DroppedTool
 }
 
 // Translate converts an Anthropic Messages request body into an OpenAI Chat
@@ -190,7 +204,7 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 
 	var models *Models
 	var log *zerolog.Logger
-	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames}
+	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames, dropped: &info.DroppedTools}
 	if o != nil {
 		models = o.Models
 		t.replay = o.ReasoningReplay
