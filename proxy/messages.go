@@ -82,7 +82,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	}
 	for _, d := range info.DroppedTools {
 		h.log.Warn().Str("request_id", rs.id).Str("tool", h.logText(d.Name)).Str("type", h.logText(d.Type)).
-			Msg("dropped server tool: it runs only on Anthropic's API and the upstream cannot run it")
+			Msg("dropped a tool the upstream cannot run: a server tool (only Anthropic's API runs those) or a type ccproxy does not know")
 	}
 
 	h.traceBody(rs, "upstream request body", upBody)

@@ -205,14 +205,21 @@ func TestClientToolChoice(t *testing.T) {
 // RequestError naming the tool and its type and saying only Anthropic's API
 // runs it. Unknown typed tools without a schema count as server tools.
 func TestServerToolsRefused(t *testing.T) {
-	tests := []struct{ name, tools, extra, field, tool, typ string }{
-		{"only web_search", `[{"type":"web_search_20250305","name":"web_search","max_uses":5}]`, "", "tools.0", "web_search", "web_search_20250305"},
+	// why is what the message says of the type: a server tool, or one
+	// ccproxy does not know (which it must not call a server tool).
+	server, unknown := "runs only on Anthropic's API", "ccproxy does not know"
+	tests := []struct{ name, tools, extra, field, tool, typ, why string }{
+		{"only web_search", `[{"type":"web_search_20250305","name":"web_search","max_uses":5}]`, "", "tools.0", "web_search", "web_search_20250305", server},
 		{"only server tools, choice any", `[{"type":"web_fetch_20250910","name":"web_fetch"},{"type":"code_execution_20250825","name":"code_execution"}]`,
-			`"tool_choice":{"type":"any"}`, "tools.0", "web_fetch", "web_fetch_20250910"},
-		{"unknown type", `[{"type":"hologram_20270101","name":"holo"}]`, "", "tools.0", "holo", "hologram_20270101"},
-		{"toolset of a known prefix", `[{"type":"computer_toolset_20260801","name":"computer"}]`, "", "tools.0", "computer", "computer_toolset_20260801"},
+			`"tool_choice":{"type":"any"}`, "tools.0", "web_fetch", "web_fetch_20250910", server},
+		{"unknown type", `[{"type":"hologram_20270101","name":"holo"}]`, "", "tools.0", "holo", "hologram_20270101", unknown},
+		{"toolset of a known prefix", `[{"type":"computer_toolset_20260801","name":"computer"}]`, "", "tools.0", "computer", "computer_toolset_20260801", unknown},
 		{"choice names a server tool", `[{"name":"Read","input_schema":{"type":"object"}},{"type":"tool_search_tool_regex_20251119","name":"tool_search_tool_regex"}]`,
-			`"tool_choice":{"type":"tool","name":"tool_search_tool_regex"}`, "tool_choice", "tool_search_tool_regex", "tool_search_tool_regex_20251119"},
+			`"tool_choice":{"type":"tool","name":"tool_search_tool_regex"}`, "tool_choice", "tool_search_tool_regex", "tool_search_tool_regex_20251119", server},
+		{"server tool after others", `[{"name":"Read","input_schema":{"type":"object"}},{"type":"bash_20250124","name":"bash"},{"type":"web_search_20260209","name":"ws"}]`,
+			`"tool_choice":{"type":"tool","name":"ws"}`, "tool_choice", "ws", "web_search_20260209", server},
+		{"server tools at 1 and 2, only kind", `[{"type":"web_fetch_20250910","name":"wf"},{"type":"web_search_20250305","name":"ws"}]`,
+			"", "tools.0", "wf", "web_fetch_20250910", server},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,7 +238,8 @@ func TestServerToolsRefused(t *testing.T) {
 				t.Errorf("dst changed: %q", out)
 			}
 			if re.Field != tc.field || !strings.Contains(re.Message, `"`+tc.tool+`"`) || !strings.Contains(re.Message, `"`+tc.typ+`"`) ||
-				!strings.Contains(re.Message, "runs only on Anthropic's API") || !strings.Contains(re.Message, "upstream") {
+				!strings.Contains(re.Message, tc.why) || !strings.Contains(re.Message, "upstream") ||
+				(tc.why == unknown && strings.Contains(re.Message, "server tool")) {
 				t.Errorf("error %q", err)
 			}
 		})

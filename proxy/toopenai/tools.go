@@ -1,6 +1,7 @@
 package toopenai
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/rs/zerolog"
@@ -13,8 +14,9 @@ import (
 // A tool with a type other than "custom" and no input_schema is either an
 // Anthropic-defined client tool (bash, text editor, computer, memory: see
 // clienttools.go), sent as a function with Anthropic's schema, or a server
-// tool (web_search, web_fetch, code_execution, tool_search_tool and any
-// other type), which only Anthropic's API can run. A request that depends
+// tool (web_search, web_fetch, code_execution, tool_search_tool), which only
+// Anthropic's API can run, or of a type ccproxy does not know, which it
+// treats as a server tool (its error message says which). A request that depends
 // on server tools (tool_choice names one, or all its tools are server
 // tools and tool_choice is not "none") is refused with a *RequestError
 // naming the tool; otherwise they are dropped and listed in
@@ -100,10 +102,28 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 	return dst, nil
 }
 
-// serverToolMessage says that the server tool d cannot run upstream.
+// serverToolMessage says why the tool d (neither custom nor a client tool)
+// cannot go upstream: it is a server tool, or a type ccproxy does not know.
 func serverToolMessage(d *toolDef) string {
-	return "tool " + strconv.Quote(unquote(d.name)) + " has type " + strconv.Quote(unquote(d.typ)) +
-		", a server tool: it runs only on Anthropic's API, and the configured upstream (an OpenAI-compatible API) cannot run it"
+	head := "tool " + strconv.Quote(unquote(d.name)) + " has type " + strconv.Quote(unquote(d.typ))
+	if isServerType(inner(d.typ)) {
+		return head + ", a server tool: it runs only on Anthropic's API, and the configured upstream (an OpenAI-compatible API) cannot run it"
+	}
+	return head + ", a tool type ccproxy does not know: it emulates only Anthropic's client tools (bash, text_editor, computer, memory) " +
+		"and sends tools with an input_schema as they are, so it cannot give this one to the configured upstream (an OpenAI-compatible API)"
+}
+
+// serverTypes are the type prefixes of Anthropic's server tools.
+var serverTypes = []string{"web_search_", "web_fetch_", "code_execution_", "tool_search_tool_", "mcp_toolset"}
+
+// isServerType reports whether typ (a type, unquoted) is a server tool's.
+func isServerType(typ []byte) bool {
+	for _, p := range serverTypes {
+		if bytes.HasPrefix(typ, []byte(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordServerTools reports each of the nServer server tools in tools as
