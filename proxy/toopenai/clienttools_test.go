@@ -366,3 +366,16 @@ func TestToolNullFields(t *testing.T) {
 		t.Errorf("type 5: %v", err)
 	}
 }
+
+// TestViewRangeIsAPair: view_range is [start_line, end_line] (Anthropic's
+// docs: an array of two integers) in every text editor version and the
+// memory tool, so the schema bounds it to two integers.
+func TestViewRangeIsAPair(t *testing.T) {
+	for _, typ := range []string{"text_editor_20241022", "text_editor_20250124", "text_editor_20250429", "text_editor_20250728", "memory_20250818"} {
+		_, params, _ := ClientTool(typ)
+		vr := gjson.Get(params, "properties.view_range")
+		if vr.Get("items.type").Str != "integer" || vr.Get("minItems").Int() != 2 || vr.Get("maxItems").Int() != 2 {
+			t.Errorf("%s view_range %s", typ, vr.Raw)
+		}
+	}
+}
