@@ -327,10 +327,12 @@ func TestFaultsLeaveNoConnections(t *testing.T) {
 		{"reset before headers then ok", []fakeupstream.Fault{{Kind: fakeupstream.ResetBeforeHeaders}}, 200, false, 2, 1},
 		{"reset mid-stream", []fakeupstream.Fault{{Kind: fakeupstream.ResetMidStream, AfterChunks: 3}}, 200, true, 1, 0},
 		{"truncated", []fakeupstream.Fault{{Kind: fakeupstream.Truncate, AfterChunks: 3}}, 200, true, 1, 1},
-		{"malformed chunk", []fakeupstream.Fault{{Kind: fakeupstream.MalformedChunk, AfterChunks: 3}}, 200, true, 1, 0},
-		// The upstream ends its body cleanly after the error object, but
-		// the proxy stops reading at the error: keeping (nethttp drains the
-		// rest) or closing (fasthttp) the connection are both safe.
+		// The upstream ends its body cleanly after the malformed chunk or
+		// the error object, but the proxy stops reading there: keeping the
+		// connection (nethttp, when its last read reached the body's end:
+		// the rest came in with the bad event, as a loaded machine makes
+		// likelier, 1 run in 30) or closing it (fasthttp) are both safe.
+		{"malformed chunk", []fakeupstream.Fault{{Kind: fakeupstream.MalformedChunk, AfterChunks: 3}}, 200, true, 1, -1},
 		{"stream error object", []fakeupstream.Fault{{Kind: fakeupstream.StreamError, AfterChunks: 3, Body: "boom"}}, 200, true, 1, -1},
 		{"slow headers", []fakeupstream.Fault{{Kind: fakeupstream.SlowHeaders, Delay: 50 * time.Millisecond}}, 200, false, 1, 1},
 		{"stall past idle timeout", []fakeupstream.Fault{{Kind: fakeupstream.Stall, AfterChunks: 3, Delay: time.Minute}}, 200, true, 1, 0},
