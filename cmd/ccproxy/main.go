@@ -31,7 +31,6 @@ import (
 var version = "dev"
 
 func main() {
-	quietSysmon()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "ccproxy:", err)
 		os.Exit(1)

@@ -65,7 +65,7 @@ func cleanEnv(extra ...string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "OPENAI_API_KEY", "OPENAI_BASE_URL", "ENGINE", "HOST", "PORT", "PROXY_API_KEY", "HTTPS_PROXY", "HTTP_PROXY", "GODEBUG":
+		case "OPENAI_API_KEY", "OPENAI_BASE_URL", "ENGINE", "HOST", "PORT", "PROXY_API_KEY", "HTTPS_PROXY", "HTTP_PROXY":
 			continue
 		}
 		env = append(env, kv)
