@@ -108,7 +108,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	h.unreserve(rs, -1)
 	if err != nil {
 		cancel()
-		h.failSend(w, rs, err)
+		h.failSend(ctx, w, rs, err)
 		return nil, nil, nil, cfg, false
 	}
 	rs.upstreamID = resp.Header.Get("x-request-id")
@@ -151,10 +151,16 @@ var (
 
 // failSend reports a failed send: nothing when the client is gone (it
 // cannot hear it), the mapped error otherwise.
-func (h *Handler) failSend(w http.ResponseWriter, rs *reqState, err error) {
+func (h *Handler) failSend(ctx context.Context, w http.ResponseWriter, rs *reqState, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		h.fail(w, rs, ae)
+		return
+	}
+	if errors.Is(context.Cause(ctx), errStreamTooLong) {
+		// MAX_STREAM_SECONDS ran out before the upstream's head: nothing
+		// was sent yet, so the client gets a status, not an empty 200.
+		h.fail(w, rs, &apiError{Status: http.StatusGatewayTimeout, Type: errAPI, Message: errStreamTooLong.Message + " before the upstream answered"})
 		return
 	}
 	if h.stopCtx.Err() != nil {

@@ -104,7 +104,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 			w.Write(ae.Raw)
 			return
 		}
-		h.failSend(w, rs, err)
+		h.failSend(ctx, w, rs, err)
 		return
 	}
 	defer resp.Body.Close()
