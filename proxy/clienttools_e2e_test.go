@@ -56,15 +56,7 @@ func TestTextEditorToolEndToEnd(t *testing.T) {
 				ToolChoice: anthropic.ToolChoiceParamOfTool("str_replace_based_edit_tool"),
 			})
 			defer stream.Close()
-			var msg anthropic.Message
-			for stream.Next() {
-				if err := msg.Accumulate(stream.Current()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := stream.Err(); err != nil {
-				t.Fatal(err)
-			}
+			msg := accumulate(t, stream)
 
 			reqs := up.requests()[before:]
 			if len(reqs) != 1 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/anthropics/anthropic-sdk-go/packages/ssestream"
 
 	"github.com/ccproxy/ccproxy/bench/fakeupstream"
 )
@@ -31,15 +32,7 @@ func TestOfficialSDKStream(t *testing.T) {
 				Tools:     []anthropic.ToolUnionParam{tool},
 			})
 			defer stream.Close()
-			var msg anthropic.Message
-			for stream.Next() {
-				if err := msg.Accumulate(stream.Current()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := stream.Err(); err != nil {
-				t.Fatal(err)
-			}
+			msg := accumulate(t, stream)
 			if msg.StopReason != anthropic.StopReasonToolUse || len(msg.Content) == 0 {
 				t.Fatalf("stop %q content %d", msg.StopReason, len(msg.Content))
 			}
@@ -93,4 +86,21 @@ func TestOfficialSDKError(t *testing.T) {
 	if stream.Err() == nil {
 		t.Fatal("mid-stream error event not surfaced by the SDK")
 	}
+}
+
+// accumulate reads an SDK event stream to its end into the message it
+// carries, failing the test on an event the SDK cannot accumulate or on the
+// stream's error.
+func accumulate(t *testing.T, stream *ssestream.Stream[anthropic.MessageStreamEventUnion]) anthropic.Message {
+	t.Helper()
+	var msg anthropic.Message
+	for stream.Next() {
+		if err := msg.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return msg
 }

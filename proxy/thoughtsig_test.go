@@ -126,16 +126,7 @@ func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
 				t.Helper()
 				stream := client.Messages.NewStreaming(ctx, params)
 				defer stream.Close()
-				var msg anthropic.Message
-				for stream.Next() {
-					if err := msg.Accumulate(stream.Current()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := stream.Err(); err != nil {
-					t.Fatalf("turn %d: %v", len(params.Messages)/2+1, err)
-				}
-				return msg
+				return accumulate(t, stream)
 			}
 
 			first := turn()
