@@ -12,8 +12,10 @@ import (
 )
 
 // claudeBinary finds the Claude Code CLI: $CLAUDE_BIN, the copy `make test`
-// installs under .cache/, or claude on PATH.
-func claudeBinary() string {
+// installs under .cache/, or claude on PATH; without one the test fails
+// under CI and is skipped elsewhere.
+func claudeBinary(t *testing.T) string {
+	t.Helper()
 	if b := os.Getenv("CLAUDE_BIN"); b != "" {
 		return b
 	}
@@ -24,19 +26,17 @@ func claudeBinary() string {
 	if p, err := exec.LookPath("claude"); err == nil {
 		return p
 	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("Claude Code CLI not installed: `make test` installs it with npm (make claude-cli)")
+	}
+	t.Skip("Claude Code CLI not installed (make claude-cli)")
 	return ""
 }
 
 // TestClaudeCodeCLI runs the real Claude Code CLI against ccproxy in demo
 // mode, as a new user would: a -p prompt that makes a Bash tool round trip.
 func TestClaudeCodeCLI(t *testing.T) {
-	claude := claudeBinary()
-	if claude == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Claude Code CLI not installed: `make test` installs it with npm (make claude-cli)")
-		}
-		t.Skip("Claude Code CLI not installed (make claude-cli)")
-	}
+	claude := claudeBinary(t)
 	srv := startServer(t, buildBinary(t, ""))
 	base, logs := srv.base, srv.logs
 

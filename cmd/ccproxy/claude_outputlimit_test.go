@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -60,13 +59,7 @@ func (u *outputLimitUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 // upstream refuses once, and every later request is sent with the learned
 // 8192 at once. Before, every turn failed with the upstream's 400.
 func TestClaudeCodeCLIOutputLimit(t *testing.T) {
-	claude := claudeBinary()
-	if claude == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Claude Code CLI not installed: `make test` installs it with npm (make claude-cli)")
-		}
-		t.Skip("Claude Code CLI not installed (make claude-cli)")
-	}
+	claude := claudeBinary(t)
 	up := &outputLimitUpstream{limit: 8192}
 	upSrv := httptest.NewServer(up)
 	defer upSrv.Close()
