@@ -160,7 +160,7 @@ func run(ctx context.Context, o options, args []string) error {
 
 // runConfigs starts every configuration up front (direct first), measures
 // the interleaved scenarios in rounds across all of them, profiles the
-// configurations that missed a throughput or CPU target, then runs the
+// configurations that missed a throughput, CPU or latency target, then runs the
 // other scenarios one configuration at a time, stopping each one's process
 // when it is done.
 func (h *harness) runConfigs(ctx context.Context, cfgs []benchConfig) error {
@@ -287,7 +287,7 @@ func machineMeta(root string, o options, args []string) report.Meta {
 }
 
 // profileGlobs match the profiles a run writes into its output directory.
-var profileGlobs = []string{"*-w1.pprof", "*-w2.pprof", "*-memory.heap.pprof"}
+var profileGlobs = []string{"*-w1.pprof", "*-w2.pprof", "*-latency.pprof", "*-memory.heap.pprof"}
 
 // clearProfiles removes an earlier run's profiles from out: the report
 // lists the profiles of its own run, and one left from another run (a

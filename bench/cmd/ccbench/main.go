@@ -83,7 +83,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.tags, "tags", "", "build tags for go build ./cmd/ccproxy")
 	fs.StringVar(&o.fixture, "fixture", "testdata/cc-2.1.332-print-first-turn.json", "Claude Code request body for W2 (relative to the module root)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "ccproxy LOG_LEVEL during the runs")
-	fs.BoolVar(&o.pprof, "pprof", true, "collect a CPU profile (PPROF_ADDR) of every throughput run that misses a target, and a heap profile when the memory target is missed")
+	fs.BoolVar(&o.pprof, "pprof", true, "collect a CPU profile (PPROF_ADDR) of every throughput, CPU or latency run that misses a target, and a heap profile when the memory target is missed")
 	fs.IntVar(&o.pprofSecs, "pprof-seconds", 3, "length of each CPU profile")
 	fs.IntVar(&o.chunks, "chunks", 20, "chunks per upstream stream")
 	fs.DurationVar(&o.ttftDelay, "ttft-delay", 10*time.Millisecond, "upstream time to first token in the stream scenario")
