@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,8 +21,9 @@ const (
 
 // breaker is a consecutive-failure circuit breaker that really half-opens:
 // after the cool-down exactly one probe request is let through; its outcome
-// closes the circuit or opens it for another cool-down. Only upstream
-// failures (5xx, timeouts, connection errors) count; 4xx never do.
+// closes the circuit or opens it for another cool-down. What counts as a
+// failure is the caller's choice: send counts transport failures against
+// the upstream-wide breaker and 5xx answers against the model's one.
 type breaker struct {
 	threshold int
 	cooldown  time.Duration
@@ -45,31 +48,31 @@ func newBreaker(threshold int, cooldown time.Duration, onChange func(string)) *b
 	return &breaker{threshold: threshold, cooldown: cooldown, onChange: onChange, now: time.Now, state: stateClosed}
 }
 
-// allow reports whether a request may be sent now. When it returns true in
-// the half-open state, the caller is the probe and must report its outcome
-// with success, failure or abandon.
-func (b *breaker) allow() (ok bool, retryAfter time.Duration) {
+// allow reports whether a request may be sent now. When probe is true the
+// caller is the half-open state's one probe: it must report its outcome
+// with success, failure or abandon(true).
+func (b *breaker) allow() (ok, probe bool, retryAfter time.Duration) {
 	if b == nil {
-		return true, 0
+		return true, false, 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {
 	case stateClosed:
-		return true, 0
+		return true, false, 0
 	case stateOpen:
 		if d := b.openUntil.Sub(b.now()); d > 0 {
-			return false, d
+			return false, false, d
 		}
 		b.setState(stateHalfOpen)
 		b.probing = true
-		return true, 0
+		return true, true, 0
 	default: // half-open: one probe at a time
 		if b.probing {
-			return false, time.Second
+			return false, false, time.Second
 		}
 		b.probing = true
-		return true, 0
+		return true, true, 0
 	}
 }
 
@@ -100,9 +103,12 @@ func (b *breaker) failure() {
 	b.mu.Unlock()
 }
 
-// abandon ends a request that gave no verdict (the client went away).
-func (b *breaker) abandon() {
-	if b == nil {
+// abandon ends a request that gave this breaker no verdict (the client
+// went away, the pool was full, or the failure was another breaker's to
+// count). Only the probe (allow's probe) frees the probe's place: a
+// request let through while closed leaves a later probe alone.
+func (b *breaker) abandon(probe bool) {
+	if b == nil || !probe {
 		return
 	}
 	b.mu.Lock()
@@ -110,6 +116,24 @@ func (b *breaker) abandon() {
 	b.mu.Unlock()
 }
 
+// refuses reports whether allow would refuse now (open and cooling
+// down, or half-open with its probe out), without taking the probe.
+func (b *breaker) refuses() bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch b.state {
+	case stateOpen:
+		return b.openUntil.After(b.now())
+	case stateHalfOpen:
+		return b.probing
+	}
+	return false
+}
+
+// State returns the breaker's state: closed, open or half_open.
 func (b *breaker) State() string {
 	if b == nil {
 		return stateClosed
@@ -122,4 +146,194 @@ func (b *breaker) State() string {
 func (b *breaker) setState(s string) {
 	b.state = s
 	b.onChange(s)
+}
+
+// Bounds of the per-model breakers: model names are client-chosen on the
+// passthrough route, so neither their number nor their length is left to
+// the client.
+const (
+	// maxModelBreakers is how many models get a breaker of their own;
+	// beyond that a closed one is evicted for the newcomer, or, all of
+	// them open or probing, the newcomer shares modelBreakers.other.
+	maxModelBreakers = 64
+	// maxModelNameLen: a longer model name shares modelBreakers.other.
+	maxModelNameLen = 256
+)
+
+// modelBreakers holds one breaker per upstream model, opened by that
+// model's 5xx/529 answers only, so that one overloaded model neither
+// blocks the others nor its own fallbacks. The models are those seen (the
+// upstream model a translated request resolved to, the body's model on
+// the passthrough route), at most maxModelBreakers of them: a closed
+// breaker is evicted for a new model when the set is full, losing at
+// most its count of recent failures; open and half-open ones are kept,
+// and a new model that finds every place taken by them (or a name longer
+// than maxModelNameLen, or none, as GET /v1/models) shares the other
+// breaker. A request looks its model up once (a mutex and a map read, no
+// allocation); a new model allocates its breaker once.
+type modelBreakers struct {
+	threshold int
+	cooldown  time.Duration
+	// clock is the upstream-wide breaker, whose now every model breaker
+	// takes when it is made (one clock to move in tests).
+	clock    *breaker
+	onChange func(model, state string)
+
+	other *breaker // shared by the models without a breaker of their own
+
+	mu      sync.Mutex
+	byModel map[string]*breaker
+}
+
+// newModelBreakers returns nil (no per-model breakers) when threshold
+// <= 0. onChange is told of every state change of a model's breaker;
+// "" names the shared one.
+func newModelBreakers(threshold int, cooldown time.Duration, clock *breaker, onChange func(model, state string)) *modelBreakers {
+	if threshold <= 0 {
+		return nil
+	}
+	s := &modelBreakers{threshold: threshold, cooldown: cooldown, clock: clock, onChange: onChange,
+		byModel: make(map[string]*breaker)}
+	s.other = s.make("")
+	return s
+}
+
+// forModel returns model's breaker (nil without per-model breakers).
+func (s *modelBreakers) forModel(model string) *breaker {
+	if s == nil {
+		return nil
+	}
+	if model == "" || len(model) > maxModelNameLen {
+		return s.other
+	}
+	s.mu.Lock()
+	b := s.byModel[model]
+	if b == nil {
+		b = s.add(model)
+	}
+	s.mu.Unlock()
+	return b
+}
+
+// add makes model's breaker, evicting a closed one when the set is
+// full; with none closed, model shares the other breaker. s.mu is held.
+func (s *modelBreakers) add(model string) *breaker {
+	if len(s.byModel) >= maxModelBreakers && !s.evictClosed() {
+		return s.other
+	}
+	model = strings.Clone(model) // the name may point into a pooled body
+	b := s.make(model)
+	s.byModel[model] = b
+	return b
+}
+
+// evictClosed removes a closed breaker, one without recent failures if
+// there is one; it reports whether it removed one. s.mu is held.
+func (s *modelBreakers) evictClosed() bool {
+	victim := ""
+	found := false
+	for m, b := range s.byModel {
+		b.mu.Lock()
+		closed, clean := b.state == stateClosed, b.failures == 0
+		b.mu.Unlock()
+		if closed {
+			victim, found = m, true
+			if clean {
+				break
+			}
+		}
+	}
+	if found {
+		delete(s.byModel, victim)
+	}
+	return found
+}
+
+func (s *modelBreakers) make(model string) *breaker {
+	b := newBreaker(s.threshold, s.cooldown, func(st string) { s.onChange(model, st) })
+	if s.clock != nil {
+		s.clock.mu.Lock()
+		b.now = s.clock.now
+		s.clock.mu.Unlock()
+	}
+	return b
+}
+
+// States returns the state of each model's breaker by model name; the
+// shared one is listed as "(other)" once it has left the closed state.
+func (s *modelBreakers) States() map[string]string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	out := make(map[string]string, len(s.byModel)+1)
+	for m, b := range s.byModel {
+		out[m] = b.State()
+	}
+	s.mu.Unlock()
+	if st := s.other.State(); st != stateClosed {
+		out[otherModels] = st
+	}
+	return out
+}
+
+// otherModels names the shared breaker in metrics and logs.
+const otherModels = "(other)"
+
+// circuitOpenError is send's refusal by an open breaker: nothing was sent
+// upstream. Model is "" when the upstream-wide breaker refused (every
+// model meets it), else the model whose own breaker refused.
+type circuitOpenError struct {
+	api   *apiError
+	Model string
+}
+
+func (e *circuitOpenError) Error() string { return e.api.Error() }
+
+// Unwrap gives the error the client is answered with.
+func (e *circuitOpenError) Unwrap() error { return e.api }
+
+// upstreamOpen is the refusal by the upstream-wide breaker.
+func upstreamOpen(wait time.Duration) error {
+	e := transportError(errCircuitOpen)
+	e.RetryAfter = retryAfterSeconds(wait)
+	return &circuitOpenError{api: e}
+}
+
+// modelOpen is the refusal by model's breaker.
+func modelOpen(model string, wait time.Duration) error {
+	name := model
+	if name == "" || len(name) > maxModelNameLen {
+		name = "this model"
+	}
+	return &circuitOpenError{Model: name, api: &apiError{Status: 503, Type: errOverloaded,
+		Message:    "upstream model " + name + " is failing; ccproxy's circuit breaker for it is open",
+		RetryAfter: retryAfterSeconds(wait)}}
+}
+
+// retryAfterSeconds rounds wait up to whole seconds, at least 1.
+func retryAfterSeconds(wait time.Duration) string {
+	return strconv.Itoa(int(wait/time.Second) + 1)
+}
+
+// newBreakers builds h's upstream-wide and per-model breakers from its
+// config, logging their state changes and reporting them to metrics.
+func (h *Handler) newBreakers() {
+	th, cd := h.cfg.BreakerThreshold, h.cfg.BreakerCooldown
+	h.breaker = newBreaker(th, cd, func(s string) {
+		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
+		if h.metrics != nil {
+			h.metrics.SetBreakerState("upstream", s)
+		}
+	})
+	h.models = newModelBreakers(th, cd, h.breaker, func(model, s string) {
+		if model == "" {
+			model = otherModels
+		}
+		h.log.Warn().Str("model", h.logText(model)).Str("state", s).Msg("upstream model circuit breaker")
+	})
+	if h.metrics != nil && h.breaker != nil {
+		h.metrics.SetBreakerState("upstream", stateClosed)
+		h.metrics.SetModelBreakers(h.models.States)
+	}
 }

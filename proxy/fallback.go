@@ -42,11 +42,16 @@ func checkFallbacks(fb map[string][]string) error {
 // fallbackWorthy reports whether a failed send (its error, before any
 // byte reached the client) may succeed with another model: a 429 (every
 // key tried, or a Retry-After too long to wait), a 5xx/529 after the
-// retries, or a timeout. Refusals of the request itself (4xx),
-// unreachable upstreams, a full connection pool, the circuit breaker open
-// (it guards the whole upstream, every model: a fallback's send meets it
-// too, without reaching the upstream) and a client gone are not.
+// retries, a timeout, or the model's own circuit breaker open (opened by
+// its 5xx/529 answers: another model has its own). Refusals of the
+// request itself (4xx), unreachable upstreams, a full connection pool,
+// the upstream-wide circuit breaker open (every model meets it: a
+// fallback's send would too, without reaching the upstream) and a client
+// gone are not.
 func fallbackWorthy(err error) bool {
+	if co, ok := errors.AsType[*circuitOpenError](err); ok {
+		return co.Model != ""
+	}
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		return false // the client went away (ctx.Err())
@@ -54,8 +59,8 @@ func fallbackWorthy(err error) bool {
 	if ae.Upstream {
 		return ae.RawStatus == http.StatusTooManyRequests || ae.RawStatus >= 500
 	}
-	// transportError: 504 a timeout (503 is the circuit breaker open, 529
-	// ccproxy's own pool, 502 an unreachable upstream).
+	// transportError: 504 a timeout (529 ccproxy's own pool, 502 an
+	// unreachable upstream).
 	return ae.Status == http.StatusGatewayTimeout
 }
 
@@ -65,13 +70,21 @@ func fallbackWorthy(err error) bool {
 // model's fallbacks in turn (into out, the translation's buffer: the
 // failed request is no longer needed) and sends it, until one answers.
 // Nothing has reached the client yet. It returns the first success, else
-// the last error; rs.resolved becomes the model that answered. The client
-// is still answered with the model it asked for.
+// the last error from the upstream (a fallback refused by its own open
+// breaker is skipped and leaves the error as it was: the client hears
+// what really failed); rs.resolved becomes the model that answered. The
+// client is still answered with the model it asked for.
 func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqState, body []byte, out *[]byte, err error) (*engine.Response, error) {
 	model := rs.resolved
 	for _, alt := range h.cfg.Fallbacks[rs.resolved] {
 		if !fallbackWorthy(err) {
 			return nil, err
+		}
+		if h.breaker.refuses() {
+			return nil, err // the first model's timeouts may just have opened it
+		}
+		if h.models.forModel(alt).refuses() {
+			continue // as failing as the first: not translated, logged or counted
 		}
 		up, info, terr := toopenai.TranslateFor((*out)[:0], body, &h.topts, alt)
 		if terr != nil {
@@ -86,30 +99,27 @@ func (h *Handler) fallback(ctx context.Context, req *engine.Request, rs *reqStat
 		rs.at.Retries++
 		rs.at.LastCause = causeFallback
 		rs.at.tried = 0 // rate limits are per model: the keys get another chance
+		rs.at.Model = alt
 		h.noteRetry(causeFallback)
-		prev := err
-		var resp *engine.Response
-		resp, err = h.send(ctx, req, &rs.at)
-		if breakerRefused(err) {
-			// The model's own failures just opened the breaker, which
-			// guards every model: the client hears what really failed.
-			return nil, prev
+		resp, ferr := h.send(ctx, req, &rs.at)
+		if co, refused := errors.AsType[*circuitOpenError](ferr); refused {
+			// Nothing was sent (a breaker opened since the check above):
+			// the upstream-wide one stops here, the fallback's own moves
+			// on to the next fallback.
+			if co.Model == "" {
+				return nil, err
+			}
+			continue
 		}
-		if err != nil {
-			resp, err = h.retryRefused(ctx, req, rs, alt, info.MaxTokens, err)
+		if ferr != nil {
+			resp, ferr = h.retryRefused(ctx, req, rs, alt, info.MaxTokens, ferr)
 		}
-		if err == nil {
+		if ferr == nil {
 			rs.resolved = alt
 			return resp, nil
 		}
+		err = ferr
 		model = alt
 	}
 	return nil, err
-}
-
-// breakerRefused reports whether err is send's refusal by the open
-// circuit breaker (nothing was sent upstream).
-func breakerRefused(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && !ae.Upstream && ae.Status == http.StatusServiceUnavailable
 }

@@ -15,41 +15,50 @@ import (
 	"github.com/ccproxy/ccproxy/engine"
 )
 
-// TestNoFallbackThroughOpenBreaker: the circuit breaker guards the whole
-// upstream, every model included, so a request refused by an open
-// breaker is not "retried" on its fallbacks: each was translated, logged
-// and counted as a fallback retry, then refused by the same breaker
-// without reaching the upstream.
+// TestNoFallbackThroughOpenBreaker: the upstream-wide breaker guards
+// every model, so a request whose model timed out until it opened is not
+// "retried" on its fallbacks: each would be translated, logged and
+// counted as a fallback retry, then refused by the same breaker without
+// reaching the upstream. The client hears the timeout, not the breaker.
 func TestNoFallbackThroughOpenBreaker(t *testing.T) {
+	release := make(chan struct{})
 	up := newKeyedUpstream(t, func(c upCall) answer {
 		if c.Model == "gpt-4.1" {
-			return answer{Status: http.StatusInternalServerError, Body: `{"error":{"message":"boom","type":"server_error"}}`}
+			<-release // no head before the proxy's header timeout
 		}
 		return answer{Text: "from " + c.Model}
 	})
+	t.Cleanup(func() { close(release) }) // before the upstream's Close waits for its handlers
 	r := newRigFor(t, engines()[0], up.URL, func(c *Config, ec *engine.Config) {
 		withFallbacks(map[string][]string{"gpt-4.1": {"gpt-4.1-mini", longModel}})(c, ec)
+		ec.ResponseHeaderTimeout = 300 * time.Millisecond
 		c.MaxRetries = -1
 		c.BreakerThreshold = 1
 		c.BreakerCooldown = time.Hour
 	}, nil)
-	// The first request's 500 opens the breaker; its fallbacks meet it.
-	call(t, r, keyRoutes[1])
-	up.taken()
-	before := r.Metrics.Snapshot().Retries.ByCause[causeFallback]
-	logsBefore := strings.Count(r.logs(), "trying its fallback")
 	st, _, b := call(t, r, keyRoutes[1])
-	if st != http.StatusServiceUnavailable || !strings.Contains(b, "circuit breaker") {
+	if st != http.StatusGatewayTimeout || !strings.Contains(b, "timed out") {
+		t.Fatalf("status %d: %s; want gpt-4.1's 504", st, b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1" {
+		t.Fatalf("models sent %q; the fallbacks must not pass the open breaker", got)
+	}
+	if s := r.H.breaker.State(); s != stateOpen {
+		t.Fatalf("upstream-wide breaker %s after a header timeout, want open", s)
+	}
+	if n := r.Metrics.Snapshot().Retries.ByCause[causeFallback]; n != 0 {
+		t.Fatalf("%d fallback retries counted with the breaker open, want 0", n)
+	}
+	if n := strings.Count(r.logs(), "trying its fallback"); n != 0 {
+		t.Fatalf("%d fallback log lines with the breaker open, want 0", n)
+	}
+	// Refused by the open breaker: not worth a fallback either.
+	st, _, b = call(t, r, keyRoutes[1])
+	if st != http.StatusServiceUnavailable || !strings.Contains(b, "circuit breaker is open") {
 		t.Fatalf("status %d: %s; want 503 from the open breaker", st, b)
 	}
 	if n := len(up.taken()); n != 0 {
 		t.Fatalf("%d upstream calls through an open breaker", n)
-	}
-	if n := r.Metrics.Snapshot().Retries.ByCause[causeFallback] - before; n != 0 {
-		t.Fatalf("%d fallback retries counted with the breaker open, want 0", n)
-	}
-	if n := strings.Count(r.logs(), "trying its fallback") - logsBefore; n != 0 {
-		t.Fatalf("%d fallback log lines with the breaker open, want 0", n)
 	}
 }
 
@@ -158,14 +167,16 @@ func TestFallbackClientGone(t *testing.T) {
 	}
 }
 
-// TestFallbackMeetsBreakerOpenedByItsModel: the first model's last
-// failure opens the breaker; its fallback is refused by it without being
-// sent, and the client hears the first model's failure (a 500 from the
-// upstream), not the breaker's 503.
-func TestFallbackMeetsBreakerOpenedByItsModel(t *testing.T) {
+// TestFallbackPassesBreakerOpenedByItsModel: the first model's 529s open
+// its own breaker; its fallback has its own, and answers: the request
+// that opened it and the next ones, which no longer try the first model
+// (not sent, not logged, not counted as a fallback retry). Before, one
+// breaker guarded every model: the fallback was refused and the client
+// got the first model's failure, then 503s.
+func TestFallbackPassesBreakerOpenedByItsModel(t *testing.T) {
 	up := newKeyedUpstream(t, func(c upCall) answer {
 		if c.Model == "gpt-4.1" {
-			return answer{Status: http.StatusInternalServerError, Body: `{"error":{"message":"boom","type":"server_error"}}`}
+			return answer{Status: 529, Body: `{"error":{"message":"Overloaded","type":"overloaded_error"}}`}
 		}
 		return answer{Text: "from " + c.Model}
 	})
@@ -176,10 +187,80 @@ func TestFallbackMeetsBreakerOpenedByItsModel(t *testing.T) {
 		c.BreakerCooldown = time.Hour
 	}, nil)
 	st, _, b := call(t, r, keyRoutes[1])
-	if st != http.StatusInternalServerError || !strings.Contains(b, "boom") {
-		t.Fatalf("status %d: %s; want the first model's 500", st, b)
+	if st != http.StatusOK || !strings.Contains(b, "from gpt-4.1-mini") {
+		t.Fatalf("status %d: %s; want the fallback's answer", st, b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1 gpt-4.1-mini" {
+		t.Fatalf("models sent %q", got)
+	}
+	if s := r.H.models.forModel("gpt-4.1").State(); s != stateOpen {
+		t.Fatalf("gpt-4.1's breaker %s, want open", s)
+	}
+	retries := r.Metrics.Snapshot().Retries.ByCause[causeFallback]
+	logs := strings.Count(r.logs(), "trying its fallback")
+	for _, rt := range keyRoutes[:2] {
+		st, _, b := call(t, r, rt)
+		if st != http.StatusOK || !strings.Contains(b, "from gpt-4.1-mini") {
+			t.Fatalf("%s: status %d: %s; want the fallback's answer", rt.name, st, b)
+		}
+		if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1-mini" {
+			t.Fatalf("%s: models sent %q; the open breaker must keep gpt-4.1 out", rt.name, got)
+		}
+	}
+	if n := r.Metrics.Snapshot().Retries.ByCause[causeFallback] - retries; n != 2 {
+		t.Fatalf("%d fallback retries for two requests, want 2", n)
+	}
+	if n := strings.Count(r.logs(), "trying its fallback") - logs; n != 2 {
+		t.Fatalf("%d fallback log lines for two requests, want 2", n)
+	}
+}
+
+// TestFallbackSkipsOpenFallback: a fallback whose own breaker is open is
+// skipped for the next one, and with none left the client hears the
+// first model's failure as the upstream gave it, not a breaker's 503.
+func TestFallbackSkipsOpenFallback(t *testing.T) {
+	up := newKeyedUpstream(t, func(c upCall) answer {
+		if c.Model == longModel {
+			return answer{Text: "from " + c.Model}
+		}
+		return answer{Status: http.StatusInternalServerError, Body: `{"error":{"message":"boom from ` + c.Model + `","type":"server_error"}}`}
+	})
+	fb := map[string][]string{"gpt-4.1": {"gpt-4.1-mini", longModel}}
+	r := newRigFor(t, engines()[0], up.URL, func(c *Config, ec *engine.Config) {
+		withFallbacks(fb)(c, ec)
+		c.MaxRetries = -1
+		c.BreakerThreshold = 1
+		c.BreakerCooldown = time.Hour
+	}, nil)
+	// gpt-4.1-mini fails on its own and opens its breaker.
+	if st, _, b := call(t, r, route{"small", "/v1/messages", smallBody}); st != http.StatusInternalServerError {
+		t.Fatalf("small: status %d: %s", st, b)
+	}
+	up.taken()
+	st, _, b := call(t, r, keyRoutes[1])
+	if st != http.StatusOK || !strings.Contains(b, "from "+longModel) {
+		t.Fatalf("status %d: %s; want the last fallback's answer", st, b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1 "+longModel {
+		t.Fatalf("models sent %q; the open gpt-4.1-mini must be skipped", got)
+	}
+	// Now with every fallback's breaker open and gpt-4.1's closed again:
+	// gpt-4.1's 500 is what the client hears.
+	r.H.models.forModel(longModel).failure()
+	r.H.models.forModel("gpt-4.1").success()
+	st, _, b = call(t, r, keyRoutes[1])
+	if st != http.StatusInternalServerError || !strings.Contains(b, "boom from gpt-4.1") {
+		t.Fatalf("status %d: %s; want gpt-4.1's own 500", st, b)
 	}
 	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1" {
-		t.Fatalf("models sent %q; the fallback must not pass the open breaker", got)
+		t.Fatalf("models sent %q; the open fallbacks must be skipped", got)
+	}
+	// gpt-4.1's breaker is open now too: refused by it, nothing sent.
+	st, _, b = call(t, r, keyRoutes[1])
+	if st != http.StatusServiceUnavailable || !strings.Contains(b, "gpt-4.1 is failing") {
+		t.Fatalf("status %d: %s; want 503 from gpt-4.1's breaker", st, b)
+	}
+	if n := len(up.taken()); n != 0 {
+		t.Fatalf("%d upstream calls with every model's breaker open", n)
 	}
 }

@@ -55,9 +55,10 @@ type Config struct {
 	// Fallbacks maps an upstream model to the models to try, in order,
 	// when a translated request to it fails before any byte reached the
 	// client with a 429 (every key tried), a 5xx/529 after its retries or
-	// a timeout (not with the circuit breaker open: it guards every
-	// model). The answer still names the model the client asked for. A
-	// model may not fall back to itself nor list a fallback twice.
+	// a timeout, or with its own circuit breaker open (not with the
+	// upstream-wide one open: it guards every model). The answer still
+	// names the model the client asked for. A model may not fall back to
+	// itself nor list a fallback twice.
 	Fallbacks map[string][]string
 
 	Models          *toopenai.Models
@@ -88,8 +89,11 @@ type Config struct {
 	RetryMaxDelay  time.Duration
 	RetryAfterCap  time.Duration
 
-	// BreakerThreshold consecutive upstream failures open the circuit for
-	// BreakerCooldown. Defaults 5 and 30 s; a negative threshold disables it.
+	// BreakerThreshold consecutive failures open a circuit for
+	// BreakerCooldown: 5xx/529 answers for one upstream model open that
+	// model's circuit, failures that got no answer at all (connection
+	// refused or reset, TLS, timeouts) the upstream-wide one. Defaults 5
+	// and 30 s; a negative threshold disables them.
 	BreakerThreshold int
 	BreakerCooldown  time.Duration
 
@@ -129,7 +133,8 @@ type Handler struct {
 	secret  secret
 	keys    [][32]byte
 	retry   retryPolicy
-	breaker *breaker
+	breaker *breaker       // upstream-wide: transport failures
+	models  *modelBreakers // per upstream model: its 5xx/529 answers
 	slots   chan struct{}
 	tokens  *tokens.Counter
 	metrics *metrics.Metrics
@@ -245,15 +250,7 @@ func New(cfg Config) (*Handler, error) {
 	h.ring = ring
 	h.secret = newSecret(upKeys...)
 	h.stopCtx, h.stopFunc = context.WithCancel(context.Background())
-	h.breaker = newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, func(s string) {
-		h.log.Warn().Str("state", s).Msg("upstream circuit breaker")
-		if h.metrics != nil {
-			h.metrics.SetBreakerState("upstream", s)
-		}
-	})
-	if h.metrics != nil && h.breaker != nil {
-		h.metrics.SetBreakerState("upstream", stateClosed)
-	}
+	h.newBreakers()
 	h.budget = newBodyBudget(cfg.MaxBufferedBytes)
 	if cfg.Metrics != nil {
 		cfg.Metrics.SetBufferPool(func() metrics.BufferPoolStats {

@@ -92,6 +92,7 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Body: upBody}
 	rs.upstreamStart = time.Since(rs.start)
 	rs.at.Header = translatedHeader(info.Stream)
+	rs.at.Model = info.UpstreamModel
 	resp, err = h.send(ctx, &req, &rs.at)
 	if err != nil {
 		resp, err = h.retryRefused(ctx, &req, rs, info.UpstreamModel, info.MaxTokens, err)

@@ -75,6 +75,7 @@ func (h *Handler) servePassthrough(w http.ResponseWriter, r *http.Request, rs *r
 	defer cancel()
 	req := engine.Request{Method: method, URL: url, Header: hd, Body: body}
 	rs.upstreamStart = time.Since(rs.start)
+	rs.at.Model = rs.resolved
 	resp, err := h.send(ctx, &req, &rs.at)
 	rs.headAt = time.Since(rs.start)
 	if in != nil {

@@ -119,26 +119,40 @@ type attempt struct {
 	Key int
 	// Header says how each try carries its key (set before send).
 	Header headerKind
+	// Model is the upstream model the request is for (set before send,
+	// "" when it names none): its breaker guards each try.
+	Model string
 	// tried has a bit for each key refused (401/403/429) to this request.
 	tried uint64
 }
 
-// send performs req with retries and the circuit breaker, before anything
-// has been written to the client. On success the response is 2xx and its
-// body is open. Otherwise the error is an *apiError ready for the client, or
-// the context's error when the client went away.
+// send performs req with retries and the circuit breakers, before
+// anything has been written to the client. On success the response is 2xx
+// and its body is open. Otherwise the error is an *apiError ready for the
+// client (a *circuitOpenError wrapping one when a breaker refused), or the
+// context's error when the client went away.
+//
+// Two breakers guard each try: the upstream-wide one counts failures
+// where nothing came back (connection refused or reset, TLS, dial and
+// header timeouts) and the one of at.Model counts that model's 5xx/529
+// answers. Any answer at all closes the upstream-wide one's count; a
+// model's breaker is closed by a 2xx or 4xx answer from it.
 //
 // With several upstream keys, each try takes the next key in turn that is
 // not benched; a key refused with 401/403 or rate limited with 429 is
 // benched and the request moves to another key at once, without using up
 // a retry, while one is available.
 func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*engine.Response, error) {
+	mb := h.models.forModel(at.Model)
 	for try := 0; ; {
-		ok, wait := h.breaker.allow()
+		ok, upProbe, wait := h.breaker.allow()
 		if !ok {
-			e := transportError(errCircuitOpen)
-			e.RetryAfter = strconv.Itoa(int(wait/time.Second) + 1)
-			return nil, e
+			return nil, upstreamOpen(wait)
+		}
+		ok, mProbe, wait := mb.allow()
+		if !ok {
+			h.breaker.abandon(upProbe)
+			return nil, modelOpen(at.Model, wait)
 		}
 		key := h.ring.pick(at.tried)
 		h.useKey(req, at, key)
@@ -146,14 +160,15 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 		resp, err := h.engine.Do(ctx, req)
 		at.HeadersTime = time.Since(start)
 		if err != nil {
+			mb.abandon(mProbe) // nothing came back: not the model's failure
 			if ctx.Err() != nil {
-				h.breaker.abandon()
+				h.breaker.abandon(upProbe)
 				return nil, ctx.Err()
 			}
 			if errors.Is(err, engine.ErrPoolTimeout) {
 				// Our own pool is saturated: not an upstream failure, and
 				// retrying would only queue again.
-				h.breaker.abandon()
+				h.breaker.abandon(upProbe)
 				return nil, transportError(err)
 			}
 			h.breaker.failure()
@@ -167,16 +182,17 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 			}
 			return nil, transportError(err)
 		}
+		h.breaker.success() // the upstream answered
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			h.breaker.success()
+			mb.success()
 			return resp, nil
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		if resp.StatusCode >= 500 {
-			h.breaker.failure()
+			mb.failure()
 		} else {
-			h.breaker.success()
+			mb.success()
 		}
 		apiErr := h.upstreamError(resp.StatusCode, resp.Header, body, len(body) == maxErrorBody)
 		switch resp.StatusCode {

@@ -20,13 +20,20 @@ type Snapshot struct {
 	// Latency covers every request since start; LatencyRecent only those
 	// that finished in the last 5 to 6 minutes (the current minute and the
 	// five before it), with percentiles within about 6%.
-	Latency         LatencyStats      `json:"latency_ms"`
-	LatencyRecent   LatencyStats      `json:"latency_ms_recent"`
-	Retries         RetryStats        `json:"retries"`
+	Latency       LatencyStats `json:"latency_ms"`
+	LatencyRecent LatencyStats `json:"latency_ms_recent"`
+	Retries       RetryStats   `json:"retries"`
+	// CircuitBreakers is the upstream-wide breaker's state ("upstream"),
+	// which failures without an answer open.
 	CircuitBreakers map[string]string `json:"circuit_breakers"`
-	Tokens          TokenStats        `json:"tokens"`
-	Bytes           ByteStats         `json:"bytes"`
-	StopReasons     map[string]int64  `json:"stop_reasons"`
+	// ModelCircuitBreakers is the state of each upstream model's breaker
+	// (opened by that model's 5xx/529 answers), by model; "(other)" is
+	// the one shared by models without their own. Absent until a Handler
+	// with breakers has installed it.
+	ModelCircuitBreakers map[string]string `json:"model_circuit_breakers,omitempty"`
+	Tokens               TokenStats        `json:"tokens"`
+	Bytes                ByteStats         `json:"bytes"`
+	StopReasons          map[string]int64  `json:"stop_reasons"`
 	// Pool is absent when the engine reports no pool statistics.
 	Pool *PoolStats `json:"pool,omitempty"`
 	// BufferPool is absent until a Handler has installed it.
@@ -214,6 +221,7 @@ func (m *Metrics) Snapshot() *Snapshot {
 	rs.OpenStreams = m.openStreams.Load()
 	rs.BufferedBytes = m.buffered.Load()
 	rs.BufferWaits = m.bufferWaits.Load()
+	s.ModelCircuitBreakers = m.modelBreakerStates()
 	if b, ok := m.bufferPoolStats(); ok {
 		s.BufferPool = &b
 	}

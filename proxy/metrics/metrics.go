@@ -90,20 +90,21 @@ type Metrics struct {
 
 	requests seriesSet // by route, status, requested model, resolved model, stream
 
-	inFlight     atomic.Int64
-	openStreams  atomic.Int64
-	buffered     atomic.Int64 // request-body bytes held against the body budget
-	bufferPool   atomic.Pointer[func() BufferPoolStats]
-	bufferWaits  atomic.Int64 // waits for a share of the body budget
-	errors       [numErrorTypes]atomic.Int64
-	retries      [numRetryCauses]atomic.Int64
-	retriesSum   atomic.Int64 // sum of Request.Retries
-	retried      atomic.Int64 // requests with Retries > 0
-	stopReasons  [numStopReasons]atomic.Int64
-	tokens       [][numTokenKinds]atomic.Int64 // by resolved model index
-	clientIn     atomic.Int64
-	clientOut    atomic.Int64
-	upstreamBody [numEncodings]encodingCounters
+	inFlight      atomic.Int64
+	openStreams   atomic.Int64
+	buffered      atomic.Int64 // request-body bytes held against the body budget
+	bufferPool    atomic.Pointer[func() BufferPoolStats]
+	modelBreakers atomic.Pointer[func() map[string]string]
+	bufferWaits   atomic.Int64 // waits for a share of the body budget
+	errors        [numErrorTypes]atomic.Int64
+	retries       [numRetryCauses]atomic.Int64
+	retriesSum    atomic.Int64 // sum of Request.Retries
+	retried       atomic.Int64 // requests with Retries > 0
+	stopReasons   [numStopReasons]atomic.Int64
+	tokens        [][numTokenKinds]atomic.Int64 // by resolved model index
+	clientIn      atomic.Int64
+	clientOut     atomic.Int64
+	upstreamBody  [numEncodings]encodingCounters
 
 	total           [numRoutes]*histogram
 	upstreamHeaders *histogram
@@ -267,6 +268,18 @@ func (m *Metrics) SetBreakerState(upstream, state string) {
 	m.breakerMu.Lock()
 	m.breakers[upstream] = state
 	m.breakerMu.Unlock()
+}
+
+// SetModelBreakers installs the function that reads the state of each
+// upstream model's circuit breaker by model name at scrape time (the
+// proxy's Handler calls it; it returns a new map each call).
+func (m *Metrics) SetModelBreakers(f func() map[string]string) { m.modelBreakers.Store(&f) }
+
+func (m *Metrics) modelBreakerStates() map[string]string {
+	if f := m.modelBreakers.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
 }
 
 func (m *Metrics) breakerStates() map[string]string {

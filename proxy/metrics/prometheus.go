@@ -53,6 +53,8 @@ var (
 		"Client requests that needed at least one upstream retry.", nil, nil)
 	descBreaker = prometheus.NewDesc("ccproxy_circuit_breaker_state",
 		"Circuit-breaker state per upstream: 1 for the current state, else 0.", []string{"upstream", "state"}, nil)
+	descModelBreakers = prometheus.NewDesc("ccproxy_model_circuit_breakers",
+		"Upstream models' circuit breakers by state (models are not labels: their names may be client-chosen).", []string{"state"}, nil)
 	descTokens = prometheus.NewDesc("ccproxy_tokens_total",
 		"Tokens by kind (input, output, cached) and resolved model.", []string{"kind", "model"}, nil)
 	descClientBytes = prometheus.NewDesc("ccproxy_client_bytes_total",
@@ -151,6 +153,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			gauge(descBreaker, v, u, st)
+		}
+	}
+
+	if mb := m.modelBreakerStates(); mb != nil {
+		var n [len(breakerStateNames)]int
+		for _, st := range mb {
+			for i, name := range breakerStateNames {
+				if st == name {
+					n[i]++
+				}
+			}
+		}
+		for i, name := range breakerStateNames {
+			gauge(descModelBreakers, float64(n[i]), name)
 		}
 	}
 

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ccproxy/ccproxy/engine"
+)
+
+// smallBody asks for Claude Code's small model, which the rigs map to
+// gpt-4.1-mini (the big one, unaryBody's, to gpt-4.1).
+const smallBody = `{"model":"claude-3-5-haiku-latest","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+
+// overloaded is a provider's answer for a model it cannot serve now.
+var overloaded = answer{Status: 529, Body: `{"error":{"message":"Overloaded","type":"overloaded_error"}}`}
+
+// skewClock makes the rig's breakers read a clock the test moves: the
+// upstream-wide breaker's, which every model breaker takes when made, so
+// it is set before the first request.
+func skewClock(r *rig) *atomic.Int64 {
+	var skew atomic.Int64
+	r.H.breaker.mu.Lock()
+	r.H.breaker.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	r.H.breaker.mu.Unlock()
+	return &skew
+}
+
+// TestModelBreakerLeavesOtherModels: a model answering 529 until its
+// breaker opens is refused (503, nothing sent) while the other model, on
+// /v1/messages and passthrough alike, is still answered; the
+// upstream-wide breaker stays closed. Before, one breaker guarded every
+// model and the small model got 503 too.
+func TestModelBreakerLeavesOtherModels(t *testing.T) {
+	up := newKeyedUpstream(t, func(c upCall) answer {
+		if c.Model == "gpt-4.1" {
+			return overloaded
+		}
+		return answer{Text: "from " + c.Model}
+	})
+	r := newRigFor(t, engines()[0], up.URL, func(c *Config, _ *engine.Config) {
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, time.Hour, -1
+	}, nil)
+	big := route{"big", "/v1/messages", unaryBody}
+	for i := range 2 {
+		if st, _, b := call(t, r, big); st != 529 {
+			t.Fatalf("try %d: status %d: %s; want the upstream's 529", i, st, b)
+		}
+	}
+	st, hd, b := call(t, r, big)
+	if st != http.StatusServiceUnavailable || !strings.Contains(b, "upstream model gpt-4.1 is failing") || hd.Get("Retry-After") == "" {
+		t.Fatalf("status %d %q: %s; want 503 from gpt-4.1's breaker with Retry-After", st, hd.Get("Retry-After"), b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1 gpt-4.1" {
+		t.Fatalf("models sent %q; the open breaker must send nothing", got)
+	}
+	for _, rt := range []route{
+		{"small", "/v1/messages", smallBody},
+		{"small stream", "/v1/messages", strings.Replace(smallBody, `"messages"`, `"stream":true,"messages"`, 1)},
+		{"passthrough", "/v1/chat/completions", `{"model":"gpt-4.1-mini","messages":[{"role":"user","content":"hi"}]}`},
+	} {
+		if st, _, b := call(t, r, rt); st != http.StatusOK || !strings.Contains(b, "from gpt-4.1-mini") {
+			t.Fatalf("%s: status %d: %s; another model's breaker must not refuse it", rt.name, st, b)
+		}
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1-mini gpt-4.1-mini gpt-4.1-mini" {
+		t.Fatalf("models sent %q", got)
+	}
+	s := r.Metrics.Snapshot()
+	if s.CircuitBreakers["upstream"] != stateClosed || s.ModelCircuitBreakers["gpt-4.1"] != stateOpen ||
+		s.ModelCircuitBreakers["gpt-4.1-mini"] != stateClosed {
+		t.Fatalf("upstream %v, models %v; want upstream closed, gpt-4.1 open, gpt-4.1-mini closed",
+			s.CircuitBreakers, s.ModelCircuitBreakers)
+	}
+	if !strings.Contains(r.logs(), `"model":"gpt-4.1","state":"open"`) {
+		t.Fatalf("the model breaker's opening is not logged:\n%s", r.logs())
+	}
+}
+
+// TestUnreachableUpstreamOpensSharedBreaker: failures where nothing came
+// back (connection refused) open the upstream-wide breaker, which then
+// refuses every model and route without dialing; the models' own
+// breakers saw no failure of theirs.
+func TestUnreachableUpstreamOpensSharedBreaker(t *testing.T) {
+	r := newRigFor(t, engines()[0], "http://127.0.0.1:1", func(c *Config, _ *engine.Config) {
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, time.Hour, -1
+	}, nil)
+	for i := range 2 {
+		if st, _, b := call(t, r, route{"big", "/v1/messages", unaryBody}); st != http.StatusBadGateway {
+			t.Fatalf("try %d: status %d: %s; want 502", i, st, b)
+		}
+	}
+	for _, rt := range []route{
+		{"big", "/v1/messages", unaryBody},
+		{"small", "/v1/messages", smallBody},
+		{"passthrough", "/v1/chat/completions", `{"model":"gpt-4.1-mini","messages":[{"role":"user","content":"hi"}]}`},
+	} {
+		st, _, b := call(t, r, rt)
+		if st != http.StatusServiceUnavailable || !strings.Contains(b, "upstream is failing; ccproxy's circuit breaker is open") {
+			t.Fatalf("%s: status %d: %s; want 503 from the upstream-wide breaker", rt.name, st, b)
+		}
+	}
+	if s := r.H.breaker.State(); s != stateOpen {
+		t.Fatalf("upstream-wide breaker %s, want open", s)
+	}
+	for m, st := range r.H.models.States() {
+		if st != stateClosed {
+			t.Fatalf("model %s's breaker %s: a connection failure is not the model's", m, st)
+		}
+	}
+}
+
+// TestModelBreakerHalfOpenProbe: after the cool-down one request for the
+// model is the probe; while it is out, the model's other requests are
+// refused and other models are not held up; a failing probe opens the
+// model's breaker again, a good one closes it.
+func TestModelBreakerHalfOpenProbe(t *testing.T) {
+	var healthy atomic.Bool
+	hold := make(chan struct{})
+	var held atomic.Int32
+	up := newKeyedUpstream(t, func(c upCall) answer {
+		if c.Model != "gpt-4.1" {
+			return answer{Text: "from " + c.Model}
+		}
+		if healthy.Load() {
+			held.Add(1)
+			<-hold
+			return answer{Text: "from " + c.Model}
+		}
+		return overloaded
+	})
+	r := newRigFor(t, engines()[0], up.URL, func(c *Config, _ *engine.Config) {
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 1, time.Hour, -1
+	}, nil)
+	skew := skewClock(r)
+	big := route{"big", "/v1/messages", unaryBody}
+	wantRefused := func(what string) {
+		t.Helper()
+		if st, _, b := call(t, r, big); st != http.StatusServiceUnavailable || !strings.Contains(b, "gpt-4.1 is failing") {
+			t.Fatalf("%s: status %d: %s; want 503 from gpt-4.1's breaker", what, st, b)
+		}
+	}
+	if st, _, _ := call(t, r, big); st != 529 {
+		t.Fatalf("first: status %d, want 529", st)
+	}
+	wantRefused("open")
+
+	// A failing probe opens it for another cool-down.
+	skew.Store(int64(time.Hour + time.Minute))
+	if st, _, _ := call(t, r, big); st != 529 {
+		t.Fatalf("failing probe: status %d, want the upstream's 529", st)
+	}
+	wantRefused("reopened")
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1 gpt-4.1" {
+		t.Fatalf("models sent %q, want the first try and one probe", got)
+	}
+
+	// A good probe: held by the upstream while the test checks that it is
+	// the only one, then released.
+	skew.Store(int64(2*time.Hour + 2*time.Minute))
+	healthy.Store(true)
+	probe := make(chan int, 1)
+	go func() {
+		st, _, _ := call(t, r, big)
+		probe <- st
+	}()
+	eventually(t, func() bool { return held.Load() == 1 }, func() string { return "the probe never reached the upstream" })
+	if s := r.H.models.forModel("gpt-4.1").State(); s != stateHalfOpen {
+		t.Fatalf("gpt-4.1's breaker %s during its probe, want half_open", s)
+	}
+	wantRefused("half-open, probe out")
+	if st, _, b := call(t, r, route{"small", "/v1/messages", smallBody}); st != http.StatusOK {
+		t.Fatalf("small model during gpt-4.1's probe: status %d: %s", st, b)
+	}
+	close(hold)
+	if st := <-probe; st != http.StatusOK {
+		t.Fatalf("probe: status %d", st)
+	}
+	if s := r.H.models.forModel("gpt-4.1").State(); s != stateClosed {
+		t.Fatalf("gpt-4.1's breaker %s after a good probe, want closed", s)
+	}
+	if st, _, b := call(t, r, big); st != http.StatusOK {
+		t.Fatalf("after the probe: status %d: %s", st, b)
+	}
+	if n := held.Load(); n != 2 {
+		t.Fatalf("upstream saw %d healthy gpt-4.1 requests, want the probe and the next", n)
+	}
+}
+
+// TestModelBreakersBounded: at most maxModelBreakers models get their own
+// breaker; a new one evicts a closed one, and with every place held by an
+// open breaker it shares the other breaker, as do an empty name and an
+// overlong one.
+func TestModelBreakersBounded(t *testing.T) {
+	s := newModelBreakers(1, time.Hour, nil, func(string, string) {})
+	for i := range maxModelBreakers {
+		s.forModel("m" + strconv.Itoa(i)).failure() // threshold 1: open
+	}
+	if s.forModel("new") != s.other {
+		t.Fatal("a new model got a place held by an open breaker")
+	}
+	if len(s.byModel) != maxModelBreakers {
+		t.Fatalf("%d breakers, want %d", len(s.byModel), maxModelBreakers)
+	}
+	if s.forModel("") != s.other || s.forModel(strings.Repeat("x", maxModelNameLen+1)) != s.other {
+		t.Fatal("an empty or overlong model name got a breaker of its own")
+	}
+	s.forModel("m7").success() // closed: may be evicted
+	b := s.forModel("new")
+	if b == s.other || s.byModel["m7"] != nil || len(s.byModel) != maxModelBreakers {
+		t.Fatalf("the closed breaker was not evicted for the new model (%d breakers)", len(s.byModel))
+	}
+	if s.forModel("new") != b {
+		t.Fatal("a model's breaker changed between lookups")
+	}
+	if st := s.States(); len(st) != maxModelBreakers || st["new"] != stateClosed || st["m0"] != stateOpen {
+		t.Fatalf("states %v", st)
+	}
+}
+
+// TestBreakerAbandonKeepsProbe: a request let through while the breaker
+// was closed, ending without a verdict, does not free the probe's place:
+// a second probe would go out beside the first.
+func TestBreakerAbandonKeepsProbe(t *testing.T) {
+	b := newBreaker(1, time.Hour, nil)
+	var skew atomic.Int64
+	b.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	ok, probe, _ := b.allow()
+	if !ok || probe {
+		t.Fatalf("closed: ok %v probe %v", ok, probe)
+	}
+	b.failure() // another request's failure opens it
+	skew.Store(int64(2 * time.Hour))
+	if ok, probe, _ := b.allow(); !ok || !probe {
+		t.Fatalf("after the cool-down: ok %v probe %v, want the probe", ok, probe)
+	}
+	b.abandon(false) // the first request ends without a verdict
+	if ok, _, _ := b.allow(); ok || !b.refuses() {
+		t.Fatal("a second probe let through while the first is out")
+	}
+	b.abandon(true)
+	if ok, probe, _ := b.allow(); !ok || !probe {
+		t.Fatal("the probe's place is not free after the probe gave no verdict")
+	}
+}
+
+// BenchmarkModelBreakerLookup: the per-request cost of finding and asking
+// a model's breaker (after the model's first request).
+func BenchmarkModelBreakerLookup(b *testing.B) {
+	s := newModelBreakers(5, time.Second, nil, func(string, string) {})
+	models := []string{"gpt-4.1", "gpt-4.1-mini"}
+	for _, m := range models {
+		s.forModel(m)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			mb := s.forModel(models[i&1])
+			if ok, _, _ := mb.allow(); ok {
+				mb.success()
+			}
+			i++
+		}
+	})
+}
