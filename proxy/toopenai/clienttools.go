@@ -232,7 +232,7 @@ type computerOptions struct {
 // v (an object) under name (a raw JSON string).
 func (t *translator) appendClientTool(dst, v, name []byte, ct *clientTool) []byte {
 	dst = append(dst, `{"type":"function","function":{"name":`...)
-	dst = appendToolName(dst, name, t.toolNames)
+	dst = t.appendToolName(dst, name)
 	dst = append(dst, `,"description":"`...)
 	dst = append(dst, ct.desc...)
 	params := ct.params

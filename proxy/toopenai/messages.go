@@ -359,7 +359,7 @@ func (t *translator) appendAssistant(dst, content []byte) []byte {
 			dst, sig = appendToolCallID(dst, b.id, `""`)
 			dst = append(dst, `,"type":"function","function":{"name":`...)
 			if isString(b.name) {
-				dst = appendToolName(dst, b.name, t.toolNames)
+				dst = t.appendToolName(dst, b.name)
 			} else {
 				dst = append(dst, `""`...)
 			}

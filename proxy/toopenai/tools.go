@@ -61,6 +61,9 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 				continue
 			}
 		}
+		if err := t.checkUnique(name, idx-1); err != nil {
+			return dst[:mark], err
+		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
@@ -70,7 +73,7 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 			continue
 		}
 		dst = append(dst, `{"type":"function","function":{"name":`...)
-		dst = appendToolName(dst, name, t.toolNames)
+		dst = t.appendToolName(dst, name)
 		if isString(desc) {
 			t.textBytes += len(desc) - 2
 			dst = append(dst, `,"description":`...)
@@ -94,6 +97,9 @@ func (t *translator) appendTools(dst, tools, choice []byte, log *zerolog.Logger)
 		return dst[:mark], nil
 	}
 	dst = append(dst, ']')
+	if err := t.checkAliases("tools"); err != nil {
+		return dst[:mark], err
+	}
 	dst, err := t.appendToolChoice(dst, choice, tools, log)
 	if err != nil {
 		return dst[:mark], err
@@ -201,19 +207,23 @@ const (
 )
 
 // findTool returns what became of the tool named name (a raw JSON string)
-// in tools, and its definition.
+// in tools, and its definition. A tool sent upstream wins over a server
+// tool of the same name (dropped, it does not make the name a duplicate).
 func (t *translator) findTool(tools, name []byte) (toolSent, toolDef) {
 	want := unquote(name)
+	sent, found := toolMissing, toolDef{}
 	it := indexed(tools, t.ix)
 	for _, v, ok := it.next(); ok; _, v, ok = it.next() {
 		if d := t.toolFields(v); isObject(v) && unquote(d.name) == want {
 			if d.custom() || lookupClientTool(d.typ) != nil {
 				return toolUpstream, d
 			}
-			return toolServer, d
+			if sent == toolMissing {
+				sent, found = toolServer, d
+			}
 		}
 	}
-	return toolMissing, toolDef{}
+	return sent, found
 }
 
 // appendToolChoice maps tool_choice auto/any/tool/none and
@@ -256,7 +266,7 @@ func (t *translator) appendToolChoice(dst, choice, tools []byte, log *zerolog.Lo
 			dst = append(dst, `,"tool_choice":"auto"`...)
 		default:
 			dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
-			dst = appendToolName(dst, name, t.toolNames)
+			dst = t.appendToolName(dst, name)
 			dst = append(dst, "}}"...)
 		}
 	}

@@ -39,6 +39,9 @@ type Options struct {
 type scratch struct {
 	spans [256]span
 	stack [maxDepth]int32 // slot in spans of each open container
+	// names are the tools sent upstream so far, for refusing a duplicate
+	// name (see checkUnique). Kept across uses, so that it grows once.
+	names []sentTool
 }
 
 // Info describes a translated request, for the response side and logs.
@@ -104,6 +107,14 @@ type translator struct {
 	toolNames *map[string]string
 	// dropped points at Info.DroppedTools, for the same reason.
 	dropped *[]DroppedTool
+	// raw is the request (the body's JSON object), which sentTool's
+	// offsets index.
+	raw []byte
+	// names points at the scratch's list of the tools sent upstream.
+	names *[]sentTool
+	// clash holds the first two client names found to share an alias
+	// (see appendToolName), "" when none did.
+	clash [2]string
 }
 
 // Translate converts an Anthropic Messages request body into an OpenAI Chat
@@ -139,6 +150,7 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 	if sc == nil {
 		sc = new(scratch)
 	}
+	sc.names = sc.names[:0]
 	spans, err := validate(body, sc.spans[:0], &sc.stack)
 	if err != nil {
 		return dst, info, err
@@ -204,7 +216,7 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 
 	var models *Models
 	var log *zerolog.Logger
-	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames, dropped: &info.DroppedTools}
+	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames, dropped: &info.DroppedTools, raw: raw, names: &sc.names}
 	if o != nil {
 		models = o.Models
 		t.replay = o.ReasoningReplay
@@ -234,6 +246,9 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 		return dst[:mark], info, err
 	}
 	if dst, err = t.appendMessages(dst, r.messages); err != nil {
+		return dst[:mark], info, err
+	}
+	if err = t.checkAliases("messages"); err != nil {
 		return dst[:mark], info, err
 	}
 	dst = append(dst, ']')
