@@ -87,6 +87,19 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 
 	h.traceBody(rs, "upstream request body", upBody)
 	ctx, cancel = h.requestContext(r.Context(), info.Stream)
+	if h.stopCtx.Err() != nil {
+		// Stop came while the body arrived or was translated: nothing is
+		// sent upstream (the request's context may not be cancelled yet:
+		// see requestContext), and the client is told to retry elsewhere.
+		cancel()
+		h.putBuf(out, upBody)
+		if keepBody {
+			h.putBuf(in, body)
+		}
+		h.unreserve(rs, -1)
+		h.fail(w, rs, shuttingDownError())
+		return nil, nil, nil, cfg, false
+	}
 	// The headers are the chosen key's precomputed pair, set by send on
 	// each try; the client's own credentials are never among them.
 	req := engine.Request{Method: http.MethodPost, URL: h.chatURL, Body: upBody}
@@ -139,7 +152,17 @@ func (h *Handler) requestContext(parent context.Context, stream bool) (context.C
 	if underStop {
 		return ctx, cancel
 	}
+	// AfterFunc runs its function in a goroutine of its own, even when
+	// Stop has already been called: a context made after Stop would still
+	// be live for a moment, long enough for its request to be sent
+	// upstream. So Stop is checked once registered (registering first
+	// leaves no moment in which a Stop is neither seen here nor reaches
+	// the context through AfterFunc), and an already stopped handler
+	// returns the context cancelled.
 	stop := context.AfterFunc(h.stopCtx, func() { cancel() })
+	if h.stopCtx.Err() != nil {
+		cancel()
+	}
 	return ctx, func() { stop(); cancel() }
 }
 
