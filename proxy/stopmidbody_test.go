@@ -43,7 +43,11 @@ func TestRequestContextAfterStop(t *testing.T) {
 // and the upstream gets nothing: /v1/messages and the passthrough, both
 // engines, with and without BaseContext. The client sends Expect:
 // 100-continue, so the first bytes of its body leave only once the handler
-// reads the body: the request is past admission when Stop comes.
+// reads the body: the request is past admission when Stop comes. This
+// one also passed before the fix (without BaseContext, the goroutine that
+// cancelled the context won the race against the engine's first write,
+// every time here); TestRequestContextAfterStop is the one that fails
+// without it.
 func TestStopWhileBodyArrives(t *testing.T) {
 	routes := []struct{ name, path, body string }{
 		{"messages", "/v1/messages", streamBody},
