@@ -289,6 +289,10 @@ func (h *Handler) streamMessages(ctx context.Context, cancel context.CancelFunc,
 		// object the upstream sent): read the upstream body to its end so
 		// the engine can pool the connection.
 		drainStream(rd, cancel)
+		// The client's response ends only now: the wait for the
+		// upstream's last bytes ("data: [DONE]") is the upstream's time,
+		// not ccproxy's overhead.
+		rs.upstreamDone = time.Since(rs.start)
 	}
 	rs.noteBodyBytes(resp.Body, body.n)
 	rs.stopReason = st.StopReason()
