@@ -35,6 +35,13 @@ type breaker struct {
 	failures  int
 	openUntil time.Time
 	probing   bool
+	// probe numbers the probes let through: allow hands the number to
+	// its probe, and only the probe out now (probing, with this number)
+	// frees the place when it gives no verdict. A probe that outlived
+	// its half-open state (another request's failure opened the breaker
+	// again, and a new probe went out after the next cool-down) holds an
+	// older number.
+	probe uint64
 }
 
 // newBreaker returns nil (no breaker) when threshold <= 0.
@@ -48,32 +55,31 @@ func newBreaker(threshold int, cooldown time.Duration, onChange func(string)) *b
 	return &breaker{threshold: threshold, cooldown: cooldown, onChange: onChange, now: time.Now, state: stateClosed}
 }
 
-// allow reports whether a request may be sent now. When probe is true the
-// caller is the half-open state's one probe: it must report its outcome
-// with success, failure or abandon(true).
-func (b *breaker) allow() (ok, probe bool, retryAfter time.Duration) {
+// allow reports whether a request may be sent now. When probe is not 0
+// the caller is the half-open state's one probe: it must report its
+// outcome with success, failure or abandon(probe).
+func (b *breaker) allow() (ok bool, probe uint64, retryAfter time.Duration) {
 	if b == nil {
-		return true, false, 0
+		return true, 0, 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {
 	case stateClosed:
-		return true, false, 0
+		return true, 0, 0
 	case stateOpen:
 		if d := b.openUntil.Sub(b.now()); d > 0 {
-			return false, false, d
+			return false, 0, d
 		}
 		b.setState(stateHalfOpen)
-		b.probing = true
-		return true, true, 0
 	default: // half-open: one probe at a time
 		if b.probing {
-			return false, false, time.Second
+			return false, 0, time.Second
 		}
-		b.probing = true
-		return true, true, 0
 	}
+	b.probing = true
+	b.probe++
+	return true, b.probe, 0
 }
 
 func (b *breaker) success() {
@@ -105,14 +111,17 @@ func (b *breaker) failure() {
 
 // abandon ends a request that gave this breaker no verdict (the client
 // went away, the pool was full, or the failure was another breaker's to
-// count). Only the probe (allow's probe) frees the probe's place: a
-// request let through while closed leaves a later probe alone.
-func (b *breaker) abandon(probe bool) {
-	if b == nil || !probe {
+// count). Only the probe out now (allow's probe) frees the probe's place:
+// a request let through while closed (probe 0), or a probe of an earlier
+// half-open state, leaves the current probe alone.
+func (b *breaker) abandon(probe uint64) {
+	if b == nil || probe == 0 {
 		return
 	}
 	b.mu.Lock()
-	b.probing = false
+	if probe == b.probe {
+		b.probing = false
+	}
 	b.mu.Unlock()
 }
 

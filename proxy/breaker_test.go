@@ -228,21 +228,22 @@ func TestBreakerAbandonKeepsProbe(t *testing.T) {
 	b := newBreaker(1, time.Hour, nil)
 	var skew atomic.Int64
 	b.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	ok, probe, _ := b.allow()
-	if !ok || probe {
-		t.Fatalf("closed: ok %v probe %v", ok, probe)
+	ok, closed, _ := b.allow()
+	if !ok || closed != 0 {
+		t.Fatalf("closed: ok %v probe %v", ok, closed)
 	}
 	b.failure() // another request's failure opens it
 	skew.Store(int64(2 * time.Hour))
-	if ok, probe, _ := b.allow(); !ok || !probe {
+	ok, probe, _ := b.allow()
+	if !ok || probe == 0 {
 		t.Fatalf("after the cool-down: ok %v probe %v, want the probe", ok, probe)
 	}
-	b.abandon(false) // the first request ends without a verdict
+	b.abandon(closed) // the first request ends without a verdict
 	if ok, _, _ := b.allow(); ok || !b.refuses() {
 		t.Fatal("a second probe let through while the first is out")
 	}
-	b.abandon(true)
-	if ok, probe, _ := b.allow(); !ok || !probe {
+	b.abandon(probe)
+	if ok, probe, _ := b.allow(); !ok || probe == 0 {
 		t.Fatal("the probe's place is not free after the probe gave no verdict")
 	}
 }
@@ -266,4 +267,39 @@ func BenchmarkModelBreakerLookup(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestBreakerStaleProbeKeepsNewProbe: a probe that outlives its half-open
+// state (another request's failure opened the breaker again, and after
+// the next cool-down a new probe went out) and then ends without a
+// verdict does not free the new probe's place: a second probe would go
+// out beside it. Before, abandon freed whatever probe was out.
+func TestBreakerStaleProbeKeepsNewProbe(t *testing.T) {
+	b := newBreaker(1, time.Hour, nil)
+	var skew atomic.Int64
+	b.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	ok, slow, _ := b.allow() // let through while closed: a slow unary request
+	if !ok || slow != 0 {
+		t.Fatalf("closed: ok %v probe %v", ok, slow)
+	}
+	b.failure() // another request's failure opens it
+	skew.Store(int64(2 * time.Hour))
+	ok, first, _ := b.allow()
+	if !ok || first == 0 {
+		t.Fatalf("after the cool-down: ok %v probe %v, want the probe", ok, first)
+	}
+	b.failure() // the slow request fails: open again, the first probe still out
+	skew.Store(int64(4 * time.Hour))
+	ok, second, _ := b.allow()
+	if !ok || second == 0 {
+		t.Fatalf("after the second cool-down: ok %v probe %v, want a new probe", ok, second)
+	}
+	b.abandon(first) // the first probe's client goes away
+	if ok, _, _ := b.allow(); ok || !b.refuses() {
+		t.Fatal("a probe let through beside the current one: a stale probe freed its place")
+	}
+	b.abandon(second)
+	if ok, p, _ := b.allow(); !ok || p == 0 {
+		t.Fatal("the probe's place is not free after the current probe gave no verdict")
+	}
 }
