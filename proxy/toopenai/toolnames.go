@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"strconv"
 )
 
@@ -74,7 +75,7 @@ func toolAlias(name string) string {
 type sentTool struct {
 	capName, lenName int
 	idx              int
-	hash             uint32 // nameHash of the name
+	hash             uint64 // nameHash of the name
 }
 
 // at returns the slice of the request that s.name recorded.
@@ -83,46 +84,96 @@ func (t *translator) at(s sentTool) []byte {
 	return t.raw[i : i+s.lenName]
 }
 
+// pairwiseNames is how many tools' names checkUnique compares pairwise
+// (less than clearing a table costs, for the few dozen tools of a Claude
+// Code request); with more, it looks names up in a hash table, so that a
+// body of many thousand tools costs time in proportion to their number,
+// not its square (a 32 MiB body holds a million minimal tools).
+const pairwiseNames = 32
+
+// keepNames bounds the list of names (and its table) a scratch keeps for
+// its next use: a request of many tools does not leave its lists pooled.
+const keepNames = 1 << 10
+
 // checkUnique refuses the tool at tools.idx, about to be sent upstream
 // under name, when a tool sent before it has the same name, as Anthropic
 // refuses such a request ("tools: Tool names must be unique."), and else
 // records it. Names are compared decoded ("a\/b" is "a/b"), so an
 // Anthropic-defined client tool and a custom tool of the same name are a
 // duplicate too. Server tools, which are dropped rather than sent, are not
-// checked. Each name is compared with every earlier one: O(n²) for n tools,
-// which for the few dozen tools of a request costs less than a map and
-// allocates nothing: each name is hashed once, and only names of equal
-// hashes are compared.
+// checked. Each name is hashed once (seeded per scratch: a client cannot
+// choose names that collide) and only names of equal hashes are compared:
+// with every earlier one up to pairwiseNames tools, then through a table
+// of the names by hash (open addressing, rebuilt as it fills). Neither
+// allocates once the scratch's lists have grown.
 func (t *translator) checkUnique(name []byte, idx int) error {
-	h := nameHash(name)
-	for _, s := range *t.names {
-		if s.hash == h && sameName(t.at(s), name) {
-			return &RequestError{Field: "tools", Message: "Tool names must be unique. tools." + strconv.Itoa(s.idx) +
-				" and tools." + strconv.Itoa(idx) + " are both named " + strconv.Quote(unquote(name)) + "."}
+	sc := t.sc
+	h := nameHash(sc.seed, name)
+	if n := len(sc.names); n < pairwiseNames {
+		for _, s := range sc.names {
+			if s.hash == h && sameName(t.at(s), name) {
+				return duplicateTool(s.idx, idx, name)
+			}
 		}
+	} else {
+		if t.hashed != n || 2*(n+1) > len(sc.slots) {
+			t.rehash()
+		}
+		mask := uint64(len(sc.slots) - 1)
+		i := h & mask
+		for ; sc.slots[i] != 0; i = (i + 1) & mask {
+			if s := sc.names[sc.slots[i]-1]; s.hash == h && sameName(t.at(s), name) {
+				return duplicateTool(s.idx, idx, name)
+			}
+		}
+		sc.slots[i] = int32(n + 1)
+		t.hashed++
 	}
-	*t.names = append(*t.names, sentTool{capName: cap(name), lenName: len(name), idx: idx, hash: h})
+	sc.names = append(sc.names, sentTool{capName: cap(name), lenName: len(name), idx: idx, hash: h})
 	return nil
 }
 
-// nameHash returns the FNV-1a hash of the name the raw JSON string holds,
-// decoded: names that sameName finds equal hash alike. It allocates only
-// for a name written with escapes.
-func nameHash(raw []byte) uint32 {
-	if in := inner(raw); bytes.IndexByte(in, '\\') < 0 {
-		return fnv1a(in)
+// rehash builds the table of the names recorded so far (slots holding
+// their index + 1, 0 for none), at least four slots a name: it is
+// rebuilt when more than half full.
+func (t *translator) rehash() {
+	sc := t.sc
+	size := 2 * pairwiseNames
+	for size < 4*len(sc.names) {
+		size <<= 1
 	}
-	return fnv1a(unquote(raw))
+	if cap(sc.slots) < size {
+		sc.slots = make([]int32, size)
+	} else {
+		sc.slots = sc.slots[:size]
+		clear(sc.slots)
+	}
+	mask := uint64(size - 1)
+	for k, s := range sc.names {
+		i := s.hash & mask
+		for sc.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		sc.slots[i] = int32(k + 1)
+	}
+	t.hashed = len(sc.names)
 }
 
-// fnv1a is the 32-bit FNV-1a hash of s.
-func fnv1a[T string | []byte](s T) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// duplicateTool is Anthropic's refusal of two tools (at tools.first and
+// tools.second) both named name (a raw JSON string).
+func duplicateTool(first, second int, name []byte) error {
+	return &RequestError{Field: "tools", Message: "Tool names must be unique. tools." + strconv.Itoa(first) +
+		" and tools." + strconv.Itoa(second) + " are both named " + strconv.Quote(unquote(name)) + "."}
+}
+
+// nameHash returns the hash of the name the raw JSON string holds,
+// decoded: names that sameName finds equal hash alike. It allocates only
+// for a name written with escapes.
+func nameHash(seed maphash.Seed, raw []byte) uint64 {
+	if in := inner(raw); bytes.IndexByte(in, '\\') < 0 {
+		return maphash.Bytes(seed, in)
 	}
-	return h
+	return maphash.String(seed, unquote(raw))
 }
 
 // sameName reports whether the raw JSON strings a and b hold the same
@@ -150,7 +201,7 @@ func (t *translator) checkAliases(field string) error {
 	if *t.toolNames == nil {
 		return nil
 	}
-	for _, s := range *t.names {
+	for _, s := range t.sc.names {
 		if s.lenName-2 < maxToolName { // an alias is exactly maxToolName bytes
 			continue
 		}

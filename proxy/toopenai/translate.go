@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,9 +40,12 @@ type Options struct {
 type scratch struct {
 	spans [256]span
 	stack [maxDepth]int32 // slot in spans of each open container
-	// names are the tools sent upstream so far, for refusing a duplicate
-	// name (see checkUnique). Kept across uses, so that it grows once.
+	// names are the tools sent upstream so far, and slots their table by
+	// hash, for refusing a duplicate name (see checkUnique), hashed with
+	// seed. Kept across uses (up to keepNames), so that they grow once.
 	names []sentTool
+	slots []int32
+	seed  maphash.Seed
 }
 
 // Info describes a translated request, for the response side and logs.
@@ -110,8 +114,10 @@ type translator struct {
 	// raw is the request (the body's JSON object), which sentTool's
 	// offsets index.
 	raw []byte
-	// names points at the scratch's list of the tools sent upstream.
-	names *[]sentTool
+	// sc is the scratch, whose names are the tools sent upstream so far.
+	sc *scratch
+	// hashed is how many of sc.names sc.slots holds (see checkUnique).
+	hashed int
 	// clash holds the first two client names found to share an alias
 	// (see appendToolName), "" when none did.
 	clash [2]string
@@ -145,10 +151,15 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 	var sc *scratch
 	if o != nil {
 		sc, _ = o.scratch.Get().(*scratch)
-		defer func() { o.scratch.Put(sc) }()
+		defer func() {
+			if cap(sc.names) > keepNames {
+				sc.names, sc.slots = nil, nil
+			}
+			o.scratch.Put(sc)
+		}()
 	}
 	if sc == nil {
-		sc = new(scratch)
+		sc = &scratch{seed: maphash.MakeSeed()}
 	}
 	sc.names = sc.names[:0]
 	spans, err := validate(body, sc.spans[:0], &sc.stack)
@@ -216,7 +227,7 @@ func TranslateFor(dst, body []byte, o *Options, upstream string) ([]byte, Info, 
 
 	var models *Models
 	var log *zerolog.Logger
-	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames, dropped: &info.DroppedTools, raw: raw, names: &sc.names}
+	t := translator{sysRole: "system", ix: &ix, toolNames: &info.ToolNames, dropped: &info.DroppedTools, raw: raw, sc: sc}
 	if o != nil {
 		models = o.Models
 		t.replay = o.ReasoningReplay
