@@ -45,3 +45,43 @@ func TestDuplicateToolNamesRefused(t *testing.T) {
 		t.Fatalf("the upstream got %d requests, want 1", n)
 	}
 }
+
+// TestCountTokensDuplicateToolNames: count_tokens refuses what
+// /v1/messages refuses, a body naming one tool twice (400 with Anthropic's
+// wording, the name and both indexes), and counts what it sends: a dropped
+// server tool beside a custom tool of its name is no duplicate. Before,
+// count_tokens counted the duplicate that the turn itself was refused for.
+func TestCountTokensDuplicateToolNames(t *testing.T) {
+	r := newRig(t, "nethttp", fakeupstream.Options{}, nil)
+	tool := func(name string) string { return `{"name":"` + name + `","input_schema":{"type":"object"}}` }
+	body := func(tools string) []byte {
+		return []byte(`{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}],"tools":[` + tools + `]}`)
+	}
+	for _, tc := range []struct{ name, tools, at, dup string }{
+		{"custom", tool("Read") + "," + tool("Bash") + "," + tool("Read"), "tools.0 and tools.2", "Read"},
+		{"escaped", tool("Read") + "," + tool(`Re\u0061d`), "tools.0 and tools.1", "Read"},
+		{"client tool and custom", `{"type":"bash_20250124","name":"bash"},` + tool("bash"), "tools.0 and tools.1", "bash"},
+	} {
+		for _, path := range []string{"/v1/messages", "/v1/messages/count_tokens"} {
+			resp := post(t, r.URL, path, body(tc.tools), nil)
+			if resp.StatusCode != http.StatusBadRequest {
+				resp.Body.Close()
+				t.Fatalf("%s %s: status %d, want 400", tc.name, path, resp.StatusCode)
+			}
+			typ, msg := errorBody(t, resp)
+			want := `tools: Tool names must be unique. ` + tc.at + ` are both named "` + tc.dup + `".`
+			if typ != errInvalidRequest || !strings.HasSuffix(msg, want) {
+				t.Fatalf("%s %s: error %s: %q\nwant %s ending %q", tc.name, path, typ, msg, errInvalidRequest, want)
+			}
+		}
+	}
+	resp := post(t, r.URL, "/v1/messages/count_tokens", body(`{"type":"web_search_20250305","name":"Read"},`+tool("Read")), nil)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, msg := errorBody(t, resp)
+		t.Fatalf("a server tool beside a custom tool of its name: status %d: %s", resp.StatusCode, msg)
+	}
+	if n := r.Up.Stats().Requests; n != 0 {
+		t.Fatalf("the upstream got %d requests", n)
+	}
+}

@@ -336,7 +336,24 @@ func (w *walker) definedTool(t gjson.Result) error {
 	return nil
 }
 
+// sentUpstream reports whether the tool t goes upstream (as /v1/messages
+// translates it): a tool with an input_schema, a custom or untyped one, or
+// an Anthropic-defined client tool; server tools are dropped.
+func sentUpstream(t gjson.Result) bool {
+	if t.Get("input_schema").Exists() {
+		return true
+	}
+	typ := t.Get("type")
+	if typ.Type != gjson.String || typ.Str == "custom" {
+		return true
+	}
+	_, _, ok := toopenai.ClientTool(typ.Str)
+	return ok
+}
+
 // tools counts tool definitions, perTool being the per-function framing.
+// Two tools sent upstream under one name are refused, as /v1/messages
+// (and Anthropic) refuses them.
 func (w *walker) tools(tools gjson.Result, perTool int) error {
 	switch {
 	case !tools.Exists() || tools.Type == gjson.Null:
@@ -346,10 +363,22 @@ func (w *walker) tools(tools gjson.Result, perTool int) error {
 	}
 	var err error
 	i := 0
+	var sent map[string]int // the names of the tools sent upstream: their index
 	tools.ForEach(func(_, t gjson.Result) bool {
 		if !t.IsObject() {
 			err = invalid("tools."+strconv.Itoa(i), "must be an object")
 			return false
+		}
+		if name := t.Get("name"); name.Type == gjson.String && sentUpstream(t) {
+			if first, dup := sent[name.Str]; dup {
+				err = invalid("tools", "Tool names must be unique. tools."+strconv.Itoa(first)+" and tools."+strconv.Itoa(i)+
+					" are both named "+strconv.Quote(name.Str)+".")
+				return false
+			}
+			if sent == nil {
+				sent = make(map[string]int)
+			}
+			sent[name.Str] = i
 		}
 		i++
 		w.total += perTool
