@@ -162,8 +162,9 @@ func (b *breaker) setState(s string) {
 // the client.
 const (
 	// maxModelBreakers is how many models get a breaker of their own;
-	// beyond that a closed one is evicted for the newcomer, or, all of
-	// them open or probing, the newcomer shares modelBreakers.other.
+	// beyond that an idle one is evicted for the newcomer (see
+	// evictIdle), or, all of them cooling down or probing, the newcomer
+	// shares modelBreakers.other.
 	maxModelBreakers = 64
 	// maxModelNameLen: a longer model name shares modelBreakers.other.
 	maxModelNameLen = 256
@@ -174,9 +175,10 @@ const (
 // blocks the others nor its own fallbacks. The models are those seen (the
 // upstream model a translated request resolved to, the body's model on
 // the passthrough route), at most maxModelBreakers of them: a closed
-// breaker is evicted for a new model when the set is full, losing at
-// most its count of recent failures; open and half-open ones are kept,
-// and a new model that finds every place taken by them (or a name longer
+// breaker (or an open one whose cool-down has ended) is evicted for a new
+// model when the set is full, losing at most its count of recent
+// failures; the others are kept, and a new model that finds every place
+// taken by them (or a name longer
 // than maxModelNameLen, or none, as GET /v1/models) shares the other
 // breaker. A request looks its model up once (a mutex and a map read, no
 // allocation); a new model allocates its breaker once.
@@ -224,10 +226,10 @@ func (s *modelBreakers) forModel(model string) *breaker {
 	return b
 }
 
-// add makes model's breaker, evicting a closed one when the set is
-// full; with none closed, model shares the other breaker. s.mu is held.
+// add makes model's breaker, evicting an idle one when the set is full;
+// with none idle, model shares the other breaker. s.mu is held.
 func (s *modelBreakers) add(model string) *breaker {
-	if len(s.byModel) >= maxModelBreakers && !s.evictClosed() {
+	if len(s.byModel) >= maxModelBreakers && !s.evictIdle() {
 		return s.other
 	}
 	model = strings.Clone(model) // the name may point into a pooled body
@@ -236,26 +238,37 @@ func (s *modelBreakers) add(model string) *breaker {
 	return b
 }
 
-// evictClosed removes a closed breaker, one without recent failures if
-// there is one; it reports whether it removed one. s.mu is held.
-func (s *modelBreakers) evictClosed() bool {
-	victim := ""
-	found := false
+// evictIdle removes a breaker that refuses nothing: a closed one without
+// recent failures if there is one, else a closed one, else an open one
+// whose cool-down has ended (its model not asked for since: the next
+// request would be its probe, and a fresh breaker lets it through as
+// well). It reports whether it removed one. s.mu is held.
+func (s *modelBreakers) evictIdle() bool {
+	victim, rank := "", 0 // 3 closed and clean, 2 closed, 1 open and cooled down
 	for m, b := range s.byModel {
 		b.mu.Lock()
-		closed, clean := b.state == stateClosed, b.failures == 0
+		r := 0
+		switch {
+		case b.state == stateClosed && b.failures == 0:
+			r = 3
+		case b.state == stateClosed:
+			r = 2
+		case b.state == stateOpen && !b.openUntil.After(b.now()):
+			r = 1
+		}
 		b.mu.Unlock()
-		if closed {
-			victim, found = m, true
-			if clean {
+		if r > rank {
+			victim, rank = m, r
+			if r == 3 {
 				break
 			}
 		}
 	}
-	if found {
-		delete(s.byModel, victim)
+	if rank == 0 {
+		return false
 	}
-	return found
+	delete(s.byModel, victim)
+	return true
 }
 
 func (s *modelBreakers) make(model string) *breaker {

@@ -303,3 +303,35 @@ func TestBreakerStaleProbeKeepsNewProbe(t *testing.T) {
 		t.Fatal("the probe's place is not free after the current probe gave no verdict")
 	}
 }
+
+// TestModelBreakersEvictExpiredOpen: an open breaker whose cool-down has
+// ended (its model not asked for since) is evicted for a new model like a
+// closed one: models seen once, failing, and never again no longer leave
+// every later model sharing the other breaker, where one failing model
+// refuses them all. Closed breakers go first.
+func TestModelBreakersEvictExpiredOpen(t *testing.T) {
+	clock := newBreaker(1, time.Hour, nil)
+	var skew atomic.Int64
+	clock.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	s := newModelBreakers(1, time.Hour, clock, func(string, string) {})
+	for i := range maxModelBreakers {
+		s.forModel("m" + strconv.Itoa(i)).failure() // threshold 1: open
+	}
+	if s.forModel("new") != s.other {
+		t.Fatal("a new model took the place of a breaker still cooling down")
+	}
+	skew.Store(int64(2 * time.Hour))
+	s.forModel("m3").success() // closed: evicted first
+	b := s.forModel("new")
+	if b == s.other || s.byModel["m3"] != nil {
+		t.Fatal("the closed breaker was not evicted first")
+	}
+	b.failure() // open, cooling down: not to be evicted
+	b2 := s.forModel("newer")
+	if b2 == s.other || s.byModel["new"] != b || len(s.byModel) != maxModelBreakers {
+		t.Fatalf("no place for a new model among open breakers whose cool-down ended (%d breakers)", len(s.byModel))
+	}
+	if ok, probe, _ := b2.allow(); !ok || probe != 0 {
+		t.Fatalf("the new model's breaker: ok %v probe %v, want closed", ok, probe)
+	}
+}
