@@ -335,3 +335,39 @@ func TestModelBreakersEvictExpiredOpen(t *testing.T) {
 		t.Fatalf("the new model's breaker: ok %v probe %v, want closed", ok, probe)
 	}
 }
+
+// TestBreakerOpenedMidRetriesAnswersUpstreamError: a request whose own
+// retries open its model's breaker (529, 529, then a try the breaker
+// refuses) is answered with the upstream's last failure, what really
+// happened, not with a breaker refusal claiming nothing was sent; so is
+// a request whose connection failures open the upstream-wide one. The
+// next request is refused by the breaker without reaching the upstream.
+func TestBreakerOpenedMidRetriesAnswersUpstreamError(t *testing.T) {
+	up := newKeyedUpstream(t, func(upCall) answer { return overloaded })
+	r := newRigFor(t, engines()[0], up.URL, func(c *Config, _ *engine.Config) {
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, time.Hour, 2
+		c.RetryBaseDelay, c.RetryMaxDelay = time.Millisecond, time.Millisecond
+	}, nil)
+	big := route{"big", "/v1/messages", unaryBody}
+	st, _, b := call(t, r, big)
+	if st != 529 || !strings.Contains(b, "Overloaded") {
+		t.Fatalf("status %d: %s; want the upstream's 529", st, b)
+	}
+	if got := modelsOf(up.taken()); strings.Join(got, " ") != "gpt-4.1 gpt-4.1" {
+		t.Fatalf("models sent %q, want two tries before the breaker opened", got)
+	}
+	if st, _, b := call(t, r, big); st != http.StatusServiceUnavailable || !strings.Contains(b, "gpt-4.1 is failing") {
+		t.Fatalf("next: status %d: %s; want 503 from gpt-4.1's breaker", st, b)
+	}
+
+	r = newRigFor(t, engines()[0], "http://127.0.0.1:1", func(c *Config, _ *engine.Config) {
+		c.BreakerThreshold, c.BreakerCooldown, c.MaxRetries = 2, time.Hour, 2
+		c.RetryBaseDelay, c.RetryMaxDelay = time.Millisecond, time.Millisecond
+	}, nil)
+	if st, _, b := call(t, r, big); st != http.StatusBadGateway || !strings.Contains(b, "upstream unreachable") {
+		t.Fatalf("unreachable: status %d: %s; want 502", st, b)
+	}
+	if st, _, b := call(t, r, big); st != http.StatusServiceUnavailable || !strings.Contains(b, "circuit breaker is open") {
+		t.Fatalf("unreachable, next: status %d: %s; want 503 from the upstream-wide breaker", st, b)
+	}
+}

@@ -129,7 +129,8 @@ type attempt struct {
 // send performs req with retries and the circuit breakers, before
 // anything has been written to the client. On success the response is 2xx
 // and its body is open. Otherwise the error is an *apiError ready for the
-// client (a *circuitOpenError wrapping one when a breaker refused), or the
+// client (a *circuitOpenError wrapping one when a breaker refused the
+// first try; a later try refused gets the previous try's failure), or the
 // context's error when the client went away.
 //
 // Two breakers guard each try: the upstream-wide one counts failures
@@ -144,14 +145,25 @@ type attempt struct {
 // a retry, while one is available.
 func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*engine.Response, error) {
 	mb := h.models.forModel(at.Model)
+	// last is the failure of this request's previous try: when a breaker
+	// (opened by that failure, or by others meanwhile) refuses the next
+	// one, the client hears what really failed, not a refusal saying
+	// nothing was sent.
+	var last error
 	for try := 0; ; {
 		ok, upProbe, wait := h.breaker.allow()
 		if !ok {
+			if last != nil {
+				return nil, last
+			}
 			return nil, upstreamOpen(wait)
 		}
 		ok, mProbe, wait := mb.allow()
 		if !ok {
 			h.breaker.abandon(upProbe)
+			if last != nil {
+				return nil, last
+			}
 			return nil, modelOpen(at.Model, wait)
 		}
 		key := h.ring.pick(at.tried)
@@ -174,6 +186,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 			h.breaker.failure()
 			cause := retryCause(err, 0)
 			if try < h.retry.Max && h.sleep(ctx, h.retry.backoff(try)) {
+				last = transportError(err)
 				try++
 				at.Retries++
 				at.LastCause = cause
@@ -198,6 +211,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 		switch resp.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
 			if h.keyRefused(at, key, resp.StatusCode, resp.Header.Get("Retry-After")) {
+				last = apiErr
 				at.Retries++
 				at.LastCause = causeKeyRotated
 				h.noteRetry(causeKeyRotated)
@@ -215,6 +229,7 @@ func (h *Handler) send(ctx context.Context, req *engine.Request, at *attempt) (*
 				delay = ra
 			}
 			if h.sleep(ctx, delay) {
+				last = apiErr
 				try++
 				at.Retries++
 				at.LastCause = retryCause(nil, resp.StatusCode)
