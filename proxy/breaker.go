@@ -178,9 +178,8 @@ const (
 // breaker (or an open one whose cool-down has ended) is evicted for a new
 // model when the set is full, losing at most its count of recent
 // failures; the others are kept, and a new model that finds every place
-// taken by them (or a name longer
-// than maxModelNameLen, or none, as GET /v1/models) shares the other
-// breaker. A request looks its model up once (a mutex and a map read, no
+// taken by them (or a name longer than maxModelNameLen, or none, as GET
+// /v1/models) shares the other breaker. A request looks its model up once (a mutex and a map read, no
 // allocation); a new model allocates its breaker once.
 type modelBreakers struct {
 	threshold int

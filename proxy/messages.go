@@ -89,8 +89,10 @@ func (h *Handler) sendMessages(w http.ResponseWriter, r *http.Request, rs *reqSt
 	ctx, cancel = h.requestContext(r.Context(), info.Stream)
 	if h.stopCtx.Err() != nil {
 		// Stop came while the body arrived or was translated: nothing is
-		// sent upstream (the request's context may not be cancelled yet:
-		// see requestContext), and the client is told to retry elsewhere.
+		// sent upstream (the context is cancelled already, see
+		// requestContext, but the Engine contract does not say a done
+		// context sends nothing), and the client is told to retry
+		// elsewhere.
 		cancel()
 		h.putBuf(out, upBody)
 		if keepBody {
