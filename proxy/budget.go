@@ -57,6 +57,7 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 		return nil
 	}
 	if !b.sem.TryAcquire(n) {
+		rs.waited = true
 		if h.metrics != nil {
 			h.metrics.BufferWait()
 		}

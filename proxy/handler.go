@@ -441,6 +441,7 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 		return true
 	default:
 	}
+	rs.waited = true
 	t := time.NewTimer(h.cfg.QueueTimeout)
 	defer t.Stop()
 	select {
@@ -521,6 +522,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 			// it (a pooled-buffer copy run under the handler's deep frames).
 			r.Body.Close()
 			_ = rc.SetReadDeadline(time.Time{})
+			if rs.waited && clientLeft(r) {
+				// It gave up while queued: nothing goes upstream.
+				rs.clientGone = true
+				return buf, &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while its request was queued"}
+			}
 			return buf, nil
 		}
 		if err != nil {

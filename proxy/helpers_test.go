@@ -106,6 +106,7 @@ func newRigBase(t *testing.T, engineName, upURL string, mod func(*Config, *engin
 	if baseContext {
 		srv.Config.BaseContext = h.BaseContext
 	}
+	srv.Config.ConnContext = h.ConnContext
 	if ln != nil {
 		srv.Listener.Close()
 		srv.Listener = ln

@@ -38,6 +38,7 @@ type reqState struct {
 	upBytes             int64 // upstream body bytes after decoding
 	wireBytes           int64 // upstream body bytes as they came over the wire
 	clientGone          bool
+	waited              bool // the request waited in a queue (body budget, concurrency limit) before its body was read
 	h2                  bool // the client speaks HTTP/2
 }
 

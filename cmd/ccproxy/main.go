@@ -117,6 +117,7 @@ func run() error {
 	srv := &http.Server{
 		Handler:           h,
 		BaseContext:       h.BaseContext, // Stop reaches every request through it
+		ConnContext:       h.ConnContext, // a request that waited in a queue sees if its client left
 		Protocols:         &protos,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
