@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 )
 
 // connKey is the context key of a request's client connection (see
@@ -42,4 +44,18 @@ func clientLeft(r *http.Request) bool {
 		return false
 	}
 	return peerClosed(c)
+}
+
+// clientClosed reports whether err, from reading r's body, says that the
+// client closed its connection (or reset its stream) before the body's
+// end: net/http has then ended r's context (on HTTP/1.x any failed read of
+// the connection does, a passed read deadline too, which is why that is
+// told apart first; on HTTP/2 the client's reset of the stream does).
+// Stop ends it too under BaseContext: the caller checks Stop.
+func clientClosed(r *http.Request, err error) bool {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return r.Context().Err() != nil
 }

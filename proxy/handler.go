@@ -530,6 +530,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 			return buf, nil
 		}
 		if err != nil {
+			if clientClosed(r, err) && h.stopCtx.Err() == nil {
+				// The body stopped short because the client left (one
+				// that waited in a queue may have sent only its head:
+				// "Expect: 100-continue", or a body larger than the
+				// socket buffers): 499, not a bad request.
+				rs.clientGone = true
+				return buf, &apiError{Status: 499, Type: "client_closed_request", Message: "client went away before the end of its request body"}
+			}
 			return buf, h.bodyError(err)
 		}
 		if n > 0 {
