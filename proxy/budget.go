@@ -72,8 +72,7 @@ func (h *Handler) reserve(ctx context.Context, rs *reqState, n int64) *apiError 
 				return shuttingDownError()
 			}
 			if ctx.Err() != nil {
-				rs.clientGone = true
-				return &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while waiting"}
+				return clientGoneError(rs, "client went away while waiting")
 			}
 			return &apiError{Status: 529, Type: errOverloaded, RetryAfter: "1",
 				Message: "ccproxy is holding MAX_BUFFERED_BYTES of request bodies; try again shortly"}

@@ -25,7 +25,17 @@ const (
 	errRateLimit       = "rate_limit_error"
 	errAPI             = "api_error"
 	errOverloaded      = "overloaded_error"
+	// errClientGone is recorded (nginx's 499), never sent: the client
+	// has left.
+	errClientGone = "client_closed_request"
 )
+
+// clientGoneError marks rs as a request whose client left and returns
+// the 499 recorded for it; msg says when it left.
+func clientGoneError(rs *reqState, msg string) *apiError {
+	rs.clientGone = true
+	return &apiError{Status: 499, Type: errClientGone, Message: msg}
+}
 
 // apiError is an error that reaches the client in Anthropic's envelope
 // {"type":"error","error":{"type":...,"message":...}} with Status.

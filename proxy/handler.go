@@ -457,7 +457,7 @@ func (h *Handler) takeSlot(w http.ResponseWriter, r *http.Request, rs *reqState)
 		// The client went away while queued: 499 is recorded, not an
 		// overload.
 		rs.clientGone = true
-		rs.status, rs.errType = 499, "client_closed_request"
+		rs.status, rs.errType = 499, errClientGone
 		return false
 	case <-h.stopCtx.Done():
 		h.fail(w, rs, shuttingDownError())
@@ -524,8 +524,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 			_ = rc.SetReadDeadline(time.Time{})
 			if rs.waited && clientLeft(r) {
 				// It gave up while queued: nothing goes upstream.
-				rs.clientGone = true
-				return buf, &apiError{Status: 499, Type: "client_closed_request", Message: "client went away while its request was queued"}
+				return buf, clientGoneError(rs, "client went away while its request was queued")
 			}
 			return buf, nil
 		}
@@ -535,8 +534,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, rs *reqState,
 				// that waited in a queue may have sent only its head:
 				// "Expect: 100-continue", or a body larger than the
 				// socket buffers): 499, not a bad request.
-				rs.clientGone = true
-				return buf, &apiError{Status: 499, Type: "client_closed_request", Message: "client went away before the end of its request body"}
+				return buf, clientGoneError(rs, "client went away before the end of its request body")
 			}
 			return buf, h.bodyError(err)
 		}

@@ -195,7 +195,7 @@ func (h *Handler) failSend(ctx context.Context, w http.ResponseWriter, rs *reqSt
 	}
 	// The client went away: 499 is recorded, not sent.
 	rs.clientGone = true
-	rs.status, rs.errType = 499, "client_closed_request"
+	rs.status, rs.errType = 499, errClientGone
 }
 
 // unaryMessage converts a complete chat.completion into an Anthropic
